@@ -1,0 +1,430 @@
+/*
+ * otelpreload: runs a command with libotelpreload.so preloaded.
+ *
+ *   otelpreload run [OPTIONS] [--] CMD [ARGS...]
+ *   otelpreload version
+ *   otelpreload help
+ *
+ * The CLI only composes the environment and exec()s the command, so the
+ * command keeps our pid, its exit status and any signal that kills it reach
+ * the caller exactly as if it had been run directly. It prints nothing unless
+ * something is wrong.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef OP_VERSION
+#define OP_VERSION "0.0.0-dev"
+#endif
+#ifndef OP_LIBDIR_REL
+#define OP_LIBDIR_REL "lib/otelpreload"
+#endif
+
+#define LIB_NAME "libotelpreload.so"
+
+/* Exit statuses, as shells use them. */
+#define EXIT_USAGE 2
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+/* Bound on the library locations tried; each is named in the error. */
+#define MAX_CANDIDATES 2
+
+static const char usage_text[] =
+	"usage: otelpreload run [OPTIONS] [--] CMD [ARGS...]\n"
+	"       otelpreload version\n"
+	"       otelpreload help\n";
+
+static const char help_text[] =
+	"\n"
+	"Runs CMD with libotelpreload.so preloaded, so that its HTTP traffic is\n"
+	"traced with OpenTelemetry spans. CMD's exit status is passed through.\n"
+	"\n"
+	"Options for run (before CMD):\n"
+	"  --exporter otlp|console|none  sets OTEL_TRACES_EXPORTER\n"
+	"  --service-name NAME           sets OTEL_SERVICE_NAME\n"
+	"  --endpoint URL                sets OTEL_EXPORTER_OTLP_ENDPOINT and\n"
+	"                                implies --exporter otlp\n"
+	"\n"
+	"run also sets OTELPRELOAD_PROCESS_SPAN=true (one span per traced\n"
+	"process) unless it is set, and OTEL_TRACES_EXPORTER=console when no\n"
+	"exporter or OTLP endpoint is configured, so spans are printed on stderr.\n"
+	"Every other OTEL_* variable is read by the library as usual.\n"
+	"\n"
+	"The library is $OTELPRELOAD_LIBRARY if set, else " LIB_NAME "\n"
+	"next to this program, else ../" OP_LIBDIR_REL "/" LIB_NAME "\n"
+	"relative to it.\n"
+	"\n"
+	"Examples:\n"
+	"  # trace curl, print the spans on stderr\n"
+	"  otelpreload run -- curl -s -o /dev/null http://example.com/\n"
+	"\n"
+	"  # send spans to an OpenTelemetry Collector over OTLP/HTTP\n"
+	"  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 \\\n"
+	"    otelpreload run --service-name deploy -- ./deploy.sh\n"
+	"  otelpreload run --endpoint http://collector:4318 -- ./server\n"
+	"\n"
+	"  # console output explicitly, with debug logging from the library\n"
+	"  OTEL_LOG_LEVEL=debug otelpreload run --exporter console -- wget -q URL\n";
+
+static void usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("otelpreload: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
+	fputs("Try 'otelpreload help' for more.\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static void out_of_memory(void) __attribute__((noreturn));
+
+static void out_of_memory(void)
+{
+	fputs("otelpreload: out of memory\n", stderr);
+	exit(EXIT_NOT_FOUND);
+}
+
+static char *xasprintf2(const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *s = malloc(la + lb + lc + 1);
+
+	if (!s)
+		out_of_memory();
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c, lc + 1);
+	return s;
+}
+
+/* An empty variable counts as unset, as the OpenTelemetry spec says. */
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+static void set_env(const char *name, const char *value)
+{
+	if (setenv(name, value, 1) != 0)
+		out_of_memory();
+}
+
+static bool is_regular_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * The directory holding this executable. /proc/self/exe survives being run
+ * through a symlink in PATH (e.g. /usr/local/bin -> /opt/...); argv[0] is the
+ * fallback where /proc is not mounted. Returns a heap string or NULL.
+ */
+static char *exe_dir(const char *argv0)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	char *dir = NULL, *slash;
+
+	if (n > 0) {
+		buf[n] = '\0';
+		dir = strdup(buf);
+	} else if (strchr(argv0, '/')) {
+		dir = realpath(argv0, NULL);
+	}
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		free(dir);
+		return NULL;
+	}
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return dir;
+}
+
+/*
+ * Finds the library and returns its absolute, canonical path (heap), or exits
+ * 127 naming every path tried. LD_PRELOAD is resolved by the loader in the
+ * child, possibly after a chdir() of the child's own, so it must be absolute.
+ */
+static char *find_library(const char *argv0)
+{
+	const char *tried[MAX_CANDIDATES];
+	char *owned[MAX_CANDIDATES] = { 0 };
+	const char *env = getenv("OTELPRELOAD_LIBRARY");
+	size_t n = 0, i;
+	char *found = NULL;
+
+	if (env && *env) {
+		tried[n++] = env;
+	} else {
+		char *dir = exe_dir(argv0);
+
+		if (dir) {
+			const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
+
+			owned[n] = xasprintf2(dir, sep, LIB_NAME);
+			tried[n] = owned[n];
+			n++;
+			owned[n] = xasprintf2(dir, sep, "../" OP_LIBDIR_REL "/" LIB_NAME);
+			tried[n] = owned[n];
+			n++;
+			free(dir);
+		}
+	}
+
+	for (i = 0; i < n && !found; i++)
+		if (is_regular_file(tried[i]))
+			found = realpath(tried[i], NULL);
+
+	if (!found) {
+		fputs("otelpreload: cannot find " LIB_NAME, stderr);
+		if (n == 0)
+			fputs(" (cannot locate this executable; set OTELPRELOAD_LIBRARY)", stderr);
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "%s%s", i ? ", " : "; tried ", tried[i]);
+		if (env && *env)
+			fputs(" (from OTELPRELOAD_LIBRARY)", stderr);
+		fputc('\n', stderr);
+		exit(EXIT_NOT_FOUND);
+	}
+	for (i = 0; i < n; i++)
+		free(owned[i]);
+
+	/* The loader splits LD_PRELOAD on both ':' and blanks. */
+	if (strpbrk(found, ": \t\n")) {
+		fprintf(stderr, "otelpreload: %s cannot be preloaded: the path contains "
+			"':' or a blank\n", found);
+		exit(EXIT_NOT_FOUND);
+	}
+	return found;
+}
+
+/* True when the LD_PRELOAD list `list` already names `lib`. */
+static bool preload_has(const char *list, const char *lib)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	bool has = false;
+
+	if (!copy)
+		out_of_memory();
+	for (tok = strtok_r(copy, ": \t\n", &save); tok && !has;
+	     tok = strtok_r(NULL, ": \t\n", &save)) {
+		char *real;
+
+		if (!strcmp(tok, lib)) {
+			has = true;
+			break;
+		}
+		real = realpath(tok, NULL);
+		if (real) {
+			has = !strcmp(real, lib);
+			free(real);
+		}
+	}
+	free(copy);
+	return has;
+}
+
+static void compose_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *v;
+
+	if (!old || !*old) {
+		set_env("LD_PRELOAD", lib);
+		return;
+	}
+	if (preload_has(old, lib))
+		return;
+	v = xasprintf2(lib, ":", old);
+	set_env("LD_PRELOAD", v);
+	free(v);
+}
+
+/*
+ * Accepts what the library accepts in OTEL_TRACES_EXPORTER: otlp, console
+ * or none, or a comma list of otlp and console; case and blanks around the
+ * names do not matter. The library would warn about anything else at the
+ * first span; catching it here is kinder.
+ */
+static bool valid_exporter(const char *v)
+{
+	bool none = false, some = false;
+	const char *p = v;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		const char *q = p;
+
+		while (len && isspace((unsigned char)*q))
+			q++, len--;
+		while (len && isspace((unsigned char)q[len - 1]))
+			len--;
+		if (len == 4 && !strncasecmp(q, "none", 4))
+			none = true;
+		else if ((len == 4 && !strncasecmp(q, "otlp", 4)) ||
+			 (len == 7 && !strncasecmp(q, "console", 7)))
+			some = true;
+		else
+			return false;
+		p += strcspn(p, ",");
+		if (!*p)
+			break;
+		p++;
+	}
+	return none != some;
+}
+
+/*
+ * Matches `--name VALUE` and `--name=VALUE` at argv[*i]; advances *i past
+ * the value and returns it, or returns NULL when argv[*i] is another option.
+ */
+static const char *option_value(char **argv, int argc, int *i, const char *name)
+{
+	const char *a = argv[*i];
+	size_t len = strlen(name);
+
+	if (strncmp(a, name, len) != 0)
+		return NULL;
+	if (a[len] == '=')
+		return a + len + 1;
+	if (a[len] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		usage_error("option %s needs a value", name);
+	return argv[++*i];
+}
+
+/*
+ * The exit status a shell gives when exec fails: 127 when there is nothing to
+ * run at that name, 126 when something is there but cannot be executed.
+ */
+static int exec_failure_status(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+		return EXIT_NOT_FOUND;
+	default:
+		return EXIT_CANNOT_EXEC;
+	}
+}
+
+static int cmd_run(int argc, char **argv, const char *argv0)
+{
+	const char *exporter = NULL, *service = NULL, *endpoint = NULL;
+	char *lib;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *v;
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0')
+			break;
+		if ((v = option_value(argv, argc, &i, "--exporter"))) {
+			if (!valid_exporter(v))
+				usage_error("--exporter %s: expected otlp, console, otlp,console or none", v);
+			exporter = v;
+		} else if ((v = option_value(argv, argc, &i, "--service-name"))) {
+			if (!*v)
+				usage_error("--service-name needs a non-empty value");
+			service = v;
+		} else if ((v = option_value(argv, argc, &i, "--endpoint"))) {
+			if (!*v)
+				usage_error("--endpoint needs a non-empty value");
+			endpoint = v;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			return 0;
+		} else {
+			usage_error("unknown option %s", a);
+		}
+	}
+	if (i >= argc)
+		usage_error("run needs a command to run");
+
+	lib = find_library(argv0);
+	compose_preload(lib);
+	free(lib);
+
+	if (endpoint) {
+		set_env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+		if (!exporter)
+			exporter = "otlp";
+	}
+	if (exporter)
+		set_env("OTEL_TRACES_EXPORTER", exporter);
+	if (service)
+		set_env("OTEL_SERVICE_NAME", service);
+	if (!env_set("OTELPRELOAD_PROCESS_SPAN"))
+		set_env("OTELPRELOAD_PROCESS_SPAN", "true");
+	if (!env_set("OTEL_TRACES_EXPORTER") &&
+	    !env_set("OTEL_EXPORTER_OTLP_ENDPOINT") &&
+	    !env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+		set_env("OTEL_TRACES_EXPORTER", "console");
+
+	execvp(argv[i], &argv[i]);
+
+	{
+		int err = errno;
+
+		fprintf(stderr, "otelpreload: cannot run %s: %s\n", argv[i], strerror(err));
+		return exec_failure_status(err);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		usage_error("missing command");
+	cmd = argv[1];
+
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 2, argv + 2, argv[0]);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		if (argc > 2)
+			usage_error("version takes no arguments");
+		printf("otelpreload %s\n", OP_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		fputs(usage_text, stdout);
+		fputs(help_text, stdout);
+		return 0;
+	}
+	usage_error("unknown command %s", cmd);
+}

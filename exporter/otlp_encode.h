@@ -1,0 +1,58 @@
+/*
+ * OTLP protobuf encoding of a batch of spans (protobuf-c, from our own
+ * .proto files under exporter/proto).
+ */
+#ifndef OP_EXPORTER_OTLP_ENCODE_H
+#define OP_EXPORTER_OTLP_ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../preload/resource.h"
+#include "../preload/span.h"
+
+/* The instrumentation scope every span is reported under. */
+#define OP_SCOPE_NAME "otelpreload"
+
+/* Span.flags bits beyond the W3C trace-flags byte (SpanFlags in trace.proto). */
+#define OP_SPAN_FLAGS_TRACE_FLAGS_MASK        0x000000ffu
+#define OP_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE   0x00000100u
+#define OP_SPAN_FLAGS_CONTEXT_IS_REMOTE       0x00000200u
+
+/*
+ * The Span.flags value for `s`, shared by the OTLP and JSON encoders: the
+ * W3C trace flags, and whether the PARENT's context came from a peer
+ * (always known here; false for a root span).
+ */
+static inline uint32_t op_span_otlp_flags(const struct op_span *s)
+{
+	return (s->ctx.flags & OP_SPAN_FLAGS_TRACE_FLAGS_MASK) |
+	       OP_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE |
+	       (s->parent_remote ? OP_SPAN_FLAGS_CONTEXT_IS_REMOTE : 0);
+}
+
+/* A root span has an all-zero parent ID; OTLP then wants no parent at all. */
+static inline bool op_span_has_parent(const struct op_span *s)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof s->parent_span_id; i++)
+		if (s->parent_span_id[i])
+			return true;
+	return false;
+}
+
+/*
+ * Encodes `n` spans with their resource as one packed
+ * ExportTraceServiceRequest: one ResourceSpans, one ScopeSpans. Strings
+ * that are not valid UTF-8 are repaired (U+FFFD), because receivers reject
+ * a whole request over one bad proto3 string. On success returns 0 and a
+ * malloc'd buffer in *out (caller frees) of *out_len bytes; on failure (out
+ * of memory) returns -1 and sets neither.
+ */
+int op_otlp_encode(struct op_span *const *spans, size_t n,
+		   const struct op_resource *res,
+		   uint8_t **out, size_t *out_len);
+
+#endif

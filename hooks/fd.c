@@ -1,0 +1,95 @@
+/*
+ * Hooks that copy and destroy fds. State is forgotten before the real
+ * close, never after: once the number is free another thread may be handed
+ * it by socket() or accept(), and clearing afterwards would erase that new
+ * fd's state.
+ *
+ * close() is not retried on EINTR (Linux releases the fd whatever close
+ * returns), and neither is anything else here: the host sees exactly the
+ * result the real call gave.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "hook.h"
+
+OP_EXPORT int close(int fd)
+{
+	if (OP_UNLIKELY(op_fd_get(fd) != NULL)) {
+		int saved = errno;
+
+		op_fd_forget(fd);
+		errno = saved;
+	}
+	return REAL(close)(fd);
+}
+
+OP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
+		int saved = errno;
+
+		op_fd_forget_range(first, last);
+		errno = saved;
+	}
+	return REAL(close_range)(first, last, flags);
+}
+
+/* After a successful dup-like call: `newfd` now names what `oldfd` names. */
+static void copied(int oldfd, int newfd)
+{
+	int saved = errno;
+
+	if (newfd >= 0 && newfd != oldfd && !op_disabled)
+		op_fd_copy(oldfd, newfd);
+	errno = saved;
+}
+
+OP_EXPORT int dup(int fd)
+{
+	int n = REAL(dup)(fd);
+
+	copied(fd, n);
+	return n;
+}
+
+OP_EXPORT int dup2(int fd, int newfd)
+{
+	int n = REAL(dup2)(fd, newfd);
+
+	copied(fd, n);
+	return n;
+}
+
+OP_EXPORT int dup3(int fd, int newfd, int flags)
+{
+	int n = REAL(dup3)(fd, newfd, flags);
+
+	copied(fd, n);
+	return n;
+}
+
+/*
+ * fcntl's third argument is an int or a pointer depending on `cmd`; it is
+ * forwarded as a pointer-sized value, which the real fcntl reads back as
+ * whichever type the command takes (the same register on our ABIs).
+ */
+#define FCNTL_HOOK(name) \
+	OP_EXPORT int name(int fd, int cmd, ...) \
+	{ \
+		va_list ap; \
+		void *arg; \
+		int r; \
+		va_start(ap, cmd); \
+		arg = va_arg(ap, void *); \
+		va_end(ap); \
+		r = REAL(name)(fd, cmd, arg); \
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) \
+			copied(fd, r); \
+		return r; \
+	}
+
+FCNTL_HOOK(fcntl)
+FCNTL_HOOK(fcntl64)

@@ -1,0 +1,362 @@
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../exporter/plugin.h"
+#include "bsp.h"
+#include "config.h"
+#include "op.h"
+#include "queue.h"
+#include "resource.h"
+#include "sdk.h"
+
+static struct op_queue queue;
+
+/*
+ * The worker's state. Only `w.lock` must be held to read or write any
+ * field. Deadlock prevention: the only lock ever taken while holding it is
+ * the queue's (order: w.lock, then queue.lock); producers release the
+ * queue's lock before they take w.lock. The fork handlers take both in
+ * that order.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;          /* the worker sleeps here */
+	pthread_cond_t flushed;       /* op_bsp_flush() waits here */
+	bool started;                 /* a worker exists in this process */
+	bool failed;                  /* no worker can run: spans are dropped */
+	uint64_t flush_req;           /* flushes asked for */
+	uint64_t flush_done;          /* flushes completed */
+	int64_t flush_deadline;       /* CLOCK_MONOTONIC ns, for the newest request */
+} w = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool init_ok;
+static bool exit_hook_registered;   /* atexit() is inherited across fork */
+
+/* Counters, relaxed: read only for reports. */
+static _Atomic uint64_t exported;
+static _Atomic uint64_t failed_spans;
+
+/*
+ * The exporter module. Loaded by the worker thread and used by it alone;
+ * kept across fork (the mapping is inherited) but its context is not: the
+ * parent's connections must not be touched by the child.
+ */
+static const struct op_exporter_api *api;
+static void *api_ctx;
+static bool api_loaded;
+
+static void cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void init(void)
+{
+	cond_init(&w.wake);
+	cond_init(&w.flushed);
+	init_ok = op_queue_init(&queue, op_cfg.bsp_max_queue_size) == 0;
+}
+
+static struct timespec mono_ts(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	return ts;
+}
+
+/* Directory of the loaded libotelpreload.so, where the module sits too. */
+static void module_path(char *out, size_t size)
+{
+	Dl_info info;
+	const char *slash;
+
+	if (!dladdr((void *)&op_bsp_push, &info) || !info.dli_fname) {
+		snprintf(out, size, "%s", OP_EXPORTER_FILE);
+		return;
+	}
+	slash = strrchr(info.dli_fname, '/');
+	if (!slash)
+		snprintf(out, size, "%s", OP_EXPORTER_FILE);
+	else
+		snprintf(out, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
+			 OP_EXPORTER_FILE);
+}
+
+static void load_exporter(void)
+{
+	char path[PATH_MAX];
+	op_exporter_entry_fn entry;
+	void *h;
+
+	api_loaded = true;
+	module_path(path, sizeof path);
+	/*
+	 * RTLD_LOCAL: libcurl, OpenSSL and protobuf-c stay out of the global
+	 * scope, so the host's own copies never bind to ours or the reverse.
+	 */
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		op_warn("cannot load the exporter module %s: %s; spans are dropped", path, dlerror());
+		return;
+	}
+	entry = (op_exporter_entry_fn)dlsym(h, OP_EXPORTER_ENTRY);
+	api = entry ? entry() : NULL;
+	if (!api || api->abi != OP_EXPORTER_ABI) {
+		op_warn("%s is not an exporter module of otelpreload %s; spans are dropped",
+			path, OP_VERSION);
+		api = NULL;
+	}
+}
+
+static void export_batch(struct op_span **batch, uint32_t n, const struct op_resource *res,
+			 int64_t deadline)
+{
+	enum op_export_result r = OP_EXPORT_FAILED;
+
+	if (!api_loaded)
+		load_exporter();
+	if (api && !api_ctx)
+		api_ctx = api->create(&op_cfg, op_log_level);
+	if (api && api_ctx)
+		r = api->export_spans(api_ctx, batch, n, res, deadline);
+	if (r == OP_EXPORT_OK) {
+		atomic_fetch_add_explicit(&exported, n, memory_order_relaxed);
+		op_debug("exported %u spans", n);
+	} else {
+		atomic_fetch_add_explicit(&failed_spans, n, memory_order_relaxed);
+		op_debug("export of %u spans failed; dropped", n);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		op_span_free(batch[i]);
+}
+
+static void *worker(void *arg)
+{
+	uint32_t batch_max = op_cfg.bsp_max_export_batch;
+	struct op_span **batch;
+	struct op_resource res;
+
+	(void)arg;
+	/* Everything this thread does is ours: never trace it. */
+	OP_GUARD_ENTER();
+	batch = malloc(batch_max * sizeof *batch);
+	op_resource_build(&res, &op_cfg, NULL, NULL, (long)getpid());
+
+	for (;;) {
+		int64_t delay_end = op_mono_ns() + op_cfg.bsp_schedule_delay_ms * 1000000;
+		int64_t deadline;
+		uint64_t req;
+		uint32_t left, n;
+
+		pthread_mutex_lock(&w.lock);
+		while (w.flush_req == w.flush_done && op_queue_len(&queue) < batch_max) {
+			struct timespec ts = mono_ts(delay_end);
+
+			if (pthread_cond_timedwait(&w.wake, &w.lock, &ts) == ETIMEDOUT)
+				break;
+		}
+		req = w.flush_req;
+		deadline = op_mono_ns() + op_cfg.bsp_export_timeout_ms * 1000000;
+		if (req != w.flush_done && w.flush_deadline < deadline)
+			deadline = w.flush_deadline;
+		pthread_mutex_unlock(&w.lock);
+
+		/* What is queued now, and no more: producers cannot keep us here. */
+		for (left = op_queue_len(&queue); left > 0; left -= n) {
+			n = op_queue_pop(&queue, batch, left < batch_max ? left : batch_max);
+			if (n == 0)
+				break;
+			if (batch)
+				export_batch(batch, n, &res, deadline);
+		}
+
+		pthread_mutex_lock(&w.lock);
+		w.flush_done = req;
+		pthread_cond_broadcast(&w.flushed);
+		pthread_mutex_unlock(&w.lock);
+	}
+	return NULL;
+}
+
+/*
+ * One deadline for the whole exit, however many handlers flush: the
+ * process never waits more than OTEL_BSP_EXPORT_TIMEOUT in total.
+ */
+static int64_t exit_deadline;
+
+void op_bsp_exit_flush(void)
+{
+	int64_t now = op_mono_ns();
+
+	if (!exit_deadline)
+		exit_deadline = now + op_cfg.bsp_export_timeout_ms * 1000000;
+	if (now < exit_deadline)
+		op_bsp_flush((exit_deadline - now + 999999) / 1000000);
+	op_debug("at exit: %llu spans exported, %llu dropped",
+		 (unsigned long long)op_bsp_exported(), (unsigned long long)op_bsp_dropped());
+}
+
+static void at_exit(void)
+{
+	op_bsp_exit_flush();
+}
+
+/* Called with w.lock held. */
+static void start_worker(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+	int rc;
+
+	/*
+	 * The worker must never take the host's signals: it is created with
+	 * all of them blocked and inherits that mask.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, worker, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		w.failed = true;
+		op_debug("cannot start the exporter thread: %s; spans are dropped", strerror(rc));
+		return;
+	}
+	pthread_setname_np(t, "otelpreload");
+	w.started = true;
+	/*
+	 * Registered now, after the host's earlier atexit handlers and before
+	 * the exporter module initialises OpenSSL (told not to register its
+	 * own cleanup), so the flush runs while everything it needs is alive.
+	 */
+	if (!exit_hook_registered) {
+		exit_hook_registered = true;
+		atexit(at_exit);
+	}
+}
+
+void op_bsp_push(struct op_span *s)
+{
+	uint32_t len;
+
+	if (!op_cfg.exporters) {
+		op_span_free(s);
+		return;
+	}
+	pthread_once(&init_once, init);
+	if (!init_ok) {
+		op_span_free(s);
+		return;
+	}
+	len = op_queue_push(&queue, s);
+	if (len == 0) {
+		uint64_t d = op_queue_dropped(&queue);
+
+		/* Powers of two: a storm of drops gives a few lines, not millions. */
+		if ((d & (d - 1)) == 0)
+			op_debug("queue full (OTEL_BSP_MAX_QUEUE_SIZE=%u): %llu spans dropped so far",
+				 queue.cap, (unsigned long long)d);
+		return;
+	}
+	pthread_mutex_lock(&w.lock);
+	if (!w.started && !w.failed)
+		start_worker();
+	else if (len >= op_cfg.bsp_max_export_batch)
+		pthread_cond_signal(&w.wake);
+	pthread_mutex_unlock(&w.lock);
+}
+
+int op_bsp_flush(int64_t timeout_ms)
+{
+	int64_t deadline = op_mono_ns() + timeout_ms * 1000000;
+	struct timespec ts = mono_ts(deadline);
+	uint64_t req;
+	int rc = 0;
+
+	pthread_mutex_lock(&w.lock);
+	if (!w.started) {
+		pthread_mutex_unlock(&w.lock);
+		return 0;
+	}
+	req = ++w.flush_req;
+	w.flush_deadline = deadline;
+	pthread_cond_signal(&w.wake);
+	while (w.flush_done < req) {
+		if (pthread_cond_timedwait(&w.flushed, &w.lock, &ts) == ETIMEDOUT) {
+			rc = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w.lock);
+	if (rc)
+		op_debug("flush did not finish within %lld ms", (long long)timeout_ms);
+	return rc;
+}
+
+uint64_t op_bsp_dropped(void)
+{
+	return op_queue_dropped(&queue) + atomic_load_explicit(&failed_spans, memory_order_relaxed);
+}
+
+uint64_t op_bsp_exported(void)
+{
+	return atomic_load_explicit(&exported, memory_order_relaxed);
+}
+
+void op_bsp_atfork_prepare(void)
+{
+	pthread_mutex_lock(&w.lock);
+	pthread_mutex_lock(&queue.lock);
+}
+
+void op_bsp_atfork_parent(void)
+{
+	pthread_mutex_unlock(&queue.lock);
+	pthread_mutex_unlock(&w.lock);
+}
+
+void op_bsp_atfork_child(void)
+{
+	/*
+	 * The child has only the forking thread. Locks are re-created, not
+	 * unlocked; the parent's queued spans are the parent's to export; the
+	 * worker is started again by the child's first span, and the exporter
+	 * context is rebuilt (the parent's is leaked on purpose: cleaning it
+	 * up could close or write to connections the parent still uses).
+	 */
+	pthread_mutex_init(&w.lock, NULL);
+	if (init_ok) {
+		cond_init(&w.wake);
+		cond_init(&w.flushed);
+		op_queue_reset_child(&queue);
+	} else {
+		pthread_mutex_init(&queue.lock, NULL);
+	}
+	w.started = false;
+	w.failed = false;
+	w.flush_req = w.flush_done = 0;
+	exit_deadline = 0;
+	api_ctx = NULL;
+	atomic_store_explicit(&exported, 0, memory_order_relaxed);
+	atomic_store_explicit(&failed_spans, 0, memory_order_relaxed);
+}

@@ -1,0 +1,420 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "op.h"
+
+struct op_config op_cfg;
+
+#define DEFAULT_ENDPOINT "http://localhost:4318"
+#define TRACES_PATH "v1/traces"
+
+/* Longest value echoed in a warning: the rest is elided. */
+#define OP_WARN_VALUE_MAX 64
+
+/* Defaults from the OpenTelemetry SDK environment variable specification. */
+static const struct op_config defaults = {
+	.sampler = OP_SAMPLER_PARENTBASED_ALWAYS_ON,
+	.sampler_ratio = 1.0,
+	.exporters = OP_EXPORTER_OTLP,
+	.bsp_schedule_delay_ms = 5000,
+	.bsp_export_timeout_ms = 30000,
+	.bsp_max_queue_size = 2048,
+	.bsp_max_export_batch = 512,
+	.attr_count_limit = 128,
+	.attr_value_len_limit = UINT32_MAX,
+	.otlp_timeout_ms = 10000,
+	.console_fd = -1,
+};
+
+static const char *get_nonempty(op_getenv_fn get, const char *name)
+{
+	const char *v = get(name);
+
+	return v && *v ? v : NULL;
+}
+
+static void invalid(const char *name, const char *value, const char *why, const char *fallback)
+{
+	op_warn("%s=%.*s%s %s; using %s", name, OP_WARN_VALUE_MAX, value,
+		strlen(value) > OP_WARN_VALUE_MAX ? "..." : "", why, fallback);
+}
+
+static bool parse_bool(op_getenv_fn get, const char *name, bool def)
+{
+	const char *v = get_nonempty(get, name);
+
+	if (!v)
+		return def;
+	if (!strcasecmp(v, "true"))
+		return true;
+	if (!strcasecmp(v, "false"))
+		return false;
+	invalid(name, v, "is not true or false", def ? "true" : "false");
+	return def;
+}
+
+/*
+ * A non-negative decimal integer within [min, max]. Surrounding spaces are
+ * tolerated; anything else (signs, units, fractions) is an error.
+ */
+static int64_t parse_int(op_getenv_fn get, const char *name, int64_t def, int64_t min, int64_t max)
+{
+	const char *v = get_nonempty(get, name), *p;
+	char fallback[24];
+	char *end;
+	long long n;
+
+	if (!v)
+		return def;
+	for (p = v; isspace((unsigned char)*p); p++)
+		;
+	errno = 0;
+	n = isdigit((unsigned char)*p) ? strtoll(p, &end, 10) : -1;
+	if (n >= 0 && errno == 0) {
+		while (isspace((unsigned char)*end))
+			end++;
+		if (*end == '\0' && n >= min && n <= max)
+			return n;
+	}
+	snprintf(fallback, sizeof fallback, "%lld", (long long)def);
+	if (n >= 0 && errno == 0 && *end == '\0')
+		invalid(name, v, n < min ? "is too small" : "is too large", fallback);
+	else
+		invalid(name, v, "is not a number", fallback);
+	return def;
+}
+
+static void parse_sampler(struct op_config *cfg, op_getenv_fn get)
+{
+	static const struct {
+		const char *name;
+		enum op_sampler sampler;
+	} names[] = {
+		{ "always_on", OP_SAMPLER_ALWAYS_ON },
+		{ "always_off", OP_SAMPLER_ALWAYS_OFF },
+		{ "traceidratio", OP_SAMPLER_TRACEIDRATIO },
+		{ "parentbased_always_on", OP_SAMPLER_PARENTBASED_ALWAYS_ON },
+		{ "parentbased_always_off", OP_SAMPLER_PARENTBASED_ALWAYS_OFF },
+		{ "parentbased_traceidratio", OP_SAMPLER_PARENTBASED_TRACEIDRATIO },
+	};
+	const char *v = get_nonempty(get, "OTEL_TRACES_SAMPLER");
+	const char *arg;
+	char *end;
+	double r;
+	size_t i;
+
+	if (v) {
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (!strcasecmp(v, names[i].name))
+				break;
+		if (i < sizeof names / sizeof names[0])
+			cfg->sampler = names[i].sampler;
+		else
+			invalid("OTEL_TRACES_SAMPLER", v, "is not a supported sampler",
+				"parentbased_always_on");
+	}
+	if (cfg->sampler != OP_SAMPLER_TRACEIDRATIO &&
+	    cfg->sampler != OP_SAMPLER_PARENTBASED_TRACEIDRATIO)
+		return;
+	arg = get_nonempty(get, "OTEL_TRACES_SAMPLER_ARG");
+	if (!arg)
+		return;
+	errno = 0;
+	r = strtod(arg, &end);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno || end == arg || *end || !(r >= 0.0 && r <= 1.0))
+		invalid("OTEL_TRACES_SAMPLER_ARG", arg, "is not a ratio between 0 and 1", "1.0");
+	else
+		cfg->sampler_ratio = r;
+}
+
+static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
+{
+	const char *v = get_nonempty(get, "OTEL_TRACES_EXPORTER");
+	const char *p, *e;
+	uint32_t bits = 0;
+	bool none = false, bad = false;
+
+	if (!v)
+		return;
+	for (p = v; *p; p = *e ? e + 1 : e) {
+		size_t len;
+
+		e = strchr(p, ',');
+		if (!e)
+			e = p + strlen(p);
+		while (p < e && isspace((unsigned char)*p))
+			p++;
+		len = (size_t)(e - p);
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len == 4 && !strncasecmp(p, "otlp", 4))
+			bits |= OP_EXPORTER_OTLP;
+		else if (len == 7 && !strncasecmp(p, "console", 7))
+			bits |= OP_EXPORTER_CONSOLE;
+		else if (len == 4 && !strncasecmp(p, "none", 4))
+			none = true;
+		else if (len) {
+			op_warn("OTEL_TRACES_EXPORTER: %.*s is not a supported exporter; ignored",
+				(int)(len > OP_WARN_VALUE_MAX ? OP_WARN_VALUE_MAX : len), p);
+			bad = true;
+		}
+	}
+	if (none && bits) {
+		invalid("OTEL_TRACES_EXPORTER", v, "mixes none with exporters", "none");
+		bits = 0;
+	} else if (!none && !bits && bad) {
+		bits = OP_EXPORTER_OTLP;
+	}
+	cfg->exporters = bits;
+}
+
+static bool valid_url(const char *u)
+{
+	return !strncasecmp(u, "http://", 7) ? u[7] != '\0' :
+	       !strncasecmp(u, "https://", 8) ? u[8] != '\0' : false;
+}
+
+char *op_config_traces_url(const char *generic, const char *specific)
+{
+	size_t len;
+	char *url;
+
+	if (specific)
+		return strdup(specific);
+	if (!generic)
+		return NULL;
+	len = strlen(generic);
+	url = malloc(len + sizeof "/" TRACES_PATH);
+	if (!url)
+		return NULL;
+	memcpy(url, generic, len);
+	if (len == 0 || generic[len - 1] != '/')
+		url[len++] = '/';
+	memcpy(url + len, TRACES_PATH, sizeof TRACES_PATH);
+	return url;
+}
+
+static void parse_endpoint(struct op_config *cfg, op_getenv_fn get)
+{
+	const char *generic = get_nonempty(get, "OTEL_EXPORTER_OTLP_ENDPOINT");
+	const char *specific = get_nonempty(get, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+
+	if (specific && !valid_url(specific)) {
+		invalid("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific, "is not an http(s) URL",
+			generic ? "OTEL_EXPORTER_OTLP_ENDPOINT" : DEFAULT_ENDPOINT);
+		specific = NULL;
+	}
+	if (!specific && generic && !valid_url(generic)) {
+		invalid("OTEL_EXPORTER_OTLP_ENDPOINT", generic, "is not an http(s) URL",
+			DEFAULT_ENDPOINT);
+		generic = NULL;
+	}
+	cfg->otlp_traces_url = op_config_traces_url(generic ? generic : DEFAULT_ENDPOINT, specific);
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Copies [p, p + len) trimmed and percent-decoded into a new string. */
+static char *decode(const char *p, size_t len)
+{
+	char *out, *o;
+
+	while (len && isspace((unsigned char)*p))
+		p++, len--;
+	while (len && isspace((unsigned char)p[len - 1]))
+		len--;
+	out = o = malloc(len + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '%') {
+			*o++ = p[i];
+			continue;
+		}
+		if (i + 2 >= len) {
+			free(out);
+			return NULL;
+		}
+		int hi = hexval((unsigned char)p[i + 1]), lo = hexval((unsigned char)p[i + 2]);
+		if (hi < 0 || lo < 0) {
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+int op_kv_list_parse(const char *list,
+		     int (*each)(void *arg, const char *key, const char *value),
+		     void *arg)
+{
+	const char *p, *e, *eq;
+
+	for (p = list; *p; p = *e ? e + 1 : e) {
+		char *key, *value;
+		int rc;
+
+		e = strchr(p, ',');
+		if (!e)
+			e = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(e - p));
+		if (!eq) {
+			/* An empty member (",," or a trailing comma) is harmless. */
+			for (const char *q = p; q < e; q++)
+				if (!isspace((unsigned char)*q))
+					return -1;
+			continue;
+		}
+		key = decode(p, (size_t)(eq - p));
+		value = decode(eq + 1, (size_t)(e - eq - 1));
+		rc = key && value && *key ? each(arg, key, value) : -1;
+		free(key);
+		free(value);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static int add_header(void *arg, const char *key, const char *value)
+{
+	struct op_config *cfg = arg;
+	unsigned i;
+
+	for (const char *k = key; *k; k++)
+		if (*k <= ' ' || *k == ':' || *k == 0x7f)
+			return -1;
+	for (const char *v = value; *v; v++)
+		if (*v == '\r' || *v == '\n')
+			return -1;
+	for (i = 0; i < cfg->otlp_header_count; i++)
+		if (!strcasecmp(cfg->otlp_headers[i].name, key))
+			break;
+	if (i == OP_MAX_HEADERS)
+		return -1;
+	if (i == cfg->otlp_header_count) {
+		cfg->otlp_headers[i].name = strdup(key);
+		cfg->otlp_headers[i].value = NULL;
+		if (!cfg->otlp_headers[i].name)
+			return -1;
+		cfg->otlp_header_count++;
+	}
+	free(cfg->otlp_headers[i].value);
+	cfg->otlp_headers[i].value = strdup(value);
+	return cfg->otlp_headers[i].value ? 0 : -1;
+}
+
+static void clear_headers(struct op_config *cfg, unsigned from)
+{
+	for (unsigned i = from; i < cfg->otlp_header_count; i++) {
+		free(cfg->otlp_headers[i].name);
+		free(cfg->otlp_headers[i].value);
+		cfg->otlp_headers[i].name = cfg->otlp_headers[i].value = NULL;
+	}
+	if (from < cfg->otlp_header_count)
+		cfg->otlp_header_count = from;
+}
+
+/*
+ * Generic headers first, then the traces-specific ones, which win for the
+ * same name. A malformed list is dropped whole; its values are secrets
+ * (API keys), so the warning never shows them.
+ */
+static void parse_headers(struct op_config *cfg, op_getenv_fn get)
+{
+	static const char *const names[] = {
+		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = get_nonempty(get, names[i]);
+		struct op_config list = { 0 };
+
+		if (!v)
+			continue;
+		if (op_kv_list_parse(v, add_header, &list) == 0) {
+			for (unsigned j = 0; j < list.otlp_header_count; j++)
+				add_header(cfg, list.otlp_headers[j].name, list.otlp_headers[j].value);
+		} else {
+			op_warn("%s is not a valid list of name=value pairs (values not shown); ignored",
+				names[i]);
+		}
+		clear_headers(&list, 0);
+	}
+}
+
+void op_config_parse(struct op_config *cfg, op_getenv_fn get)
+{
+	const char *v;
+	int64_t limit;
+
+	*cfg = defaults;
+	cfg->sdk_disabled = parse_bool(get, "OTEL_SDK_DISABLED", false);
+	cfg->process_span = parse_bool(get, "OTELPRELOAD_PROCESS_SPAN", false);
+
+	if ((v = get_nonempty(get, "OTEL_SERVICE_NAME")))
+		cfg->service_name = strdup(v);
+	if ((v = get("OTEL_RESOURCE_ATTRIBUTES")))
+		cfg->resource_attributes = strdup(v);
+
+	parse_sampler(cfg, get);
+	parse_exporters(cfg, get);
+
+	cfg->bsp_schedule_delay_ms = parse_int(get, "OTEL_BSP_SCHEDULE_DELAY",
+					       defaults.bsp_schedule_delay_ms, 0, INT32_MAX);
+	cfg->bsp_export_timeout_ms = parse_int(get, "OTEL_BSP_EXPORT_TIMEOUT",
+					       defaults.bsp_export_timeout_ms, 1, INT32_MAX);
+	cfg->bsp_max_queue_size = (uint32_t)parse_int(get, "OTEL_BSP_MAX_QUEUE_SIZE",
+						      defaults.bsp_max_queue_size, 1, 1 << 24);
+	cfg->bsp_max_export_batch = (uint32_t)parse_int(get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+							defaults.bsp_max_export_batch, 1, 1 << 24);
+	if (cfg->bsp_max_export_batch > cfg->bsp_max_queue_size) {
+		/*
+		 * The specification requires batch <= queue; the queue size wins.
+		 * Only a batch size the user chose is worth a warning: the default
+		 * one is simply lowered with a small queue.
+		 */
+		if (get_nonempty(get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))
+			op_warn("OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%u is larger than OTEL_BSP_MAX_QUEUE_SIZE=%u; using %u",
+				cfg->bsp_max_export_batch, cfg->bsp_max_queue_size,
+				cfg->bsp_max_queue_size);
+		cfg->bsp_max_export_batch = cfg->bsp_max_queue_size;
+	}
+
+	limit = parse_int(get, "OTEL_ATTRIBUTE_COUNT_LIMIT", defaults.attr_count_limit, 0, INT32_MAX);
+	cfg->attr_count_limit = (uint32_t)parse_int(get, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+						    limit, 0, INT32_MAX);
+	limit = parse_int(get, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", UINT32_MAX, 0, UINT32_MAX);
+	cfg->attr_value_len_limit = (uint32_t)parse_int(get, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+							limit, 0, UINT32_MAX);
+
+	parse_endpoint(cfg, get);
+	parse_headers(cfg, get);
+	limit = parse_int(get, "OTEL_EXPORTER_OTLP_TIMEOUT", defaults.otlp_timeout_ms, 1, INT32_MAX);
+	cfg->otlp_timeout_ms = parse_int(get, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", limit, 1, INT32_MAX);
+}
+
+void op_config_free(struct op_config *cfg)
+{
+	free(cfg->service_name);
+	free(cfg->resource_attributes);
+	free(cfg->otlp_traces_url);
+	clear_headers(cfg, 0);
+	*cfg = defaults;
+}

@@ -1,0 +1,73 @@
+/*
+ * Per-fd state: a flat array of pointers indexed by fd, so an fd the
+ * library does not care about costs one load and one branch.
+ *
+ * Entries are read with acquire loads and written with release stores by
+ * whichever thread creates, copies or destroys the fd (the hooks of
+ * socket, accept, dup*, fcntl, close, close_range). The array is mapped on
+ * the first tracked fd, never before, and never unmapped; its size is
+ * fixed then (the RLIMIT_NOFILE hard limit, capped at OP_FD_TABLE_MAX).
+ * Fds at or above the size are simply not traced.
+ *
+ * State objects are reference-counted (dup'ed fds share one) and come
+ * from a type-stable pool: memory is recycled but never returned to the
+ * system, so a thread still holding a pointer to an object that another
+ * thread released reads stale data, never unmapped memory.
+ */
+#ifndef OP_FDTABLE_H
+#define OP_FDTABLE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "op.h"
+
+/* 1M fds: 8 MiB of address space, touched only where fds are tracked. */
+#define OP_FD_TABLE_MAX (1u << 20)
+
+enum op_fd_kind {
+	OP_FD_TCP = 1,        /* a TCP socket not yet connected or accepted */
+	OP_FD_TCP_CLIENT,     /* connect()ed by this process */
+	OP_FD_TCP_SERVER,     /* returned by accept() */
+};
+
+struct op_fd {
+	_Atomic uint32_t refs;
+	uint8_t kind;         /* enum op_fd_kind */
+	uint8_t family;       /* AF_INET or AF_INET6 */
+	/* Bytes the application moved; relaxed, for debug output. */
+	_Atomic uint64_t bytes_in;
+	_Atomic uint64_t bytes_out;
+	struct op_fd *next_free;  /* pool free list, under the pool lock */
+};
+
+extern _Atomic(struct op_fd *) *_Atomic op_fd_table;
+extern unsigned op_fd_table_size;
+
+static inline struct op_fd *op_fd_get(int fd)
+{
+	_Atomic(struct op_fd *) *t = atomic_load_explicit(&op_fd_table, memory_order_acquire);
+
+	if (OP_LIKELY(t == NULL) || (unsigned)fd >= op_fd_table_size)
+		return NULL;
+	return atomic_load_explicit(&t[fd], memory_order_acquire);
+}
+
+/* Starts tracking `fd` (replacing stale state). Returns the object or NULL. */
+struct op_fd *op_fd_track(int fd, enum op_fd_kind kind, int family);
+
+/* Forgets `fd`, releasing its state. Cheap when nothing is tracked. */
+void op_fd_forget(int fd);
+
+/* After dup-like calls: `newfd` shares `oldfd`'s state, or has none. */
+void op_fd_copy(int oldfd, int newfd);
+
+/* Forgets every fd in [lo, hi] (close_range). */
+void op_fd_forget_range(unsigned lo, unsigned hi);
+
+/* fork(): the pool lock is taken around fork and re-created in the child. */
+void op_fd_atfork_prepare(void);
+void op_fd_atfork_parent(void);
+void op_fd_atfork_child(void);
+
+#endif

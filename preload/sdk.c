@@ -1,0 +1,85 @@
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include "config.h"
+#include "real.h"
+#include "op.h"
+#include "sdk.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Written once inside init_once; pthread_once orders it for readers. */
+static bool enabled;
+
+static const char *sampler_name(enum op_sampler s)
+{
+	static const char *const names[] = {
+		"always_on", "always_off", "traceidratio", "parentbased_always_on",
+		"parentbased_always_off", "parentbased_traceidratio",
+	};
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+/*
+ * Programs such as ls close stderr in an atexit handler, before our exit
+ * flush writes the console lines. A close-on-exec copy taken with the
+ * first span survives that. It goes high in the fd space, so the host's
+ * own fds keep the numbers they would get without us (open() returns the
+ * lowest free number). A daemon that later closes every fd takes it too;
+ * the console exporter then falls back to fd 2.
+ */
+static int private_stderr(void)
+{
+	struct rlimit rl;
+	long want = 768;
+	int fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long)rl.rlim_cur * 3 / 4 < want)
+		want = (long)rl.rlim_cur * 3 / 4;
+	if (want < 3)
+		want = 3;
+	fd = REAL(fcntl)(2, F_DUPFD_CLOEXEC, (void *)want);
+	return fd;
+}
+
+static void init(void)
+{
+	OP_GUARD_ENTER();
+	op_config_parse(&op_cfg, env);
+	enabled = !op_cfg.sdk_disabled && !op_disabled;
+	if (enabled && (op_cfg.exporters & OP_EXPORTER_CONSOLE))
+		op_cfg.console_fd = private_stderr();
+	op_debug("loaded %s: sampler=%s ratio=%g exporters=%s%s%s endpoint=%s headers=%u "
+		 "bsp(delay=%lldms timeout=%lldms queue=%u batch=%u) otlp timeout=%lldms "
+		 "attribute limits(count=%u length=%lld)",
+		 OP_VERSION, sampler_name(op_cfg.sampler), op_cfg.sampler_ratio,
+		 op_cfg.exporters & OP_EXPORTER_OTLP ? "otlp" : "",
+		 (op_cfg.exporters & OP_EXPORTER_OTLP) && (op_cfg.exporters & OP_EXPORTER_CONSOLE) ? "," : "",
+		 op_cfg.exporters & OP_EXPORTER_CONSOLE ? "console" : op_cfg.exporters ? "" : "none",
+		 op_cfg.otlp_traces_url ? op_cfg.otlp_traces_url : "-", op_cfg.otlp_header_count,
+		 (long long)op_cfg.bsp_schedule_delay_ms, (long long)op_cfg.bsp_export_timeout_ms,
+		 op_cfg.bsp_max_queue_size, op_cfg.bsp_max_export_batch,
+		 (long long)op_cfg.otlp_timeout_ms, op_cfg.attr_count_limit,
+		 op_cfg.attr_value_len_limit == UINT32_MAX ? -1LL : (long long)op_cfg.attr_value_len_limit);
+	OP_GUARD_LEAVE();
+}
+
+void op_sdk_init(void)
+{
+	pthread_once(&init_once, init);
+}
+
+bool op_sdk_enabled(void)
+{
+	return enabled && !op_disabled;
+}

@@ -1,0 +1,288 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bsp.h"
+#include "config.h"
+#include "ids.h"
+#include "op.h"
+#include "sampler.h"
+#include "sdk.h"
+#include "span.h"
+
+void op_attrs_init(struct op_attrs *a, uint32_t count_limit, uint32_t value_len_limit)
+{
+	memset(a, 0, sizeof *a);
+	a->count_limit = count_limit;
+	a->value_len_limit = value_len_limit;
+}
+
+/*
+ * The slot for `key`: the existing attribute (replaced, as the API
+ * specifies), or a new one, or NULL when the count limit is reached (the
+ * attribute is then counted as dropped) or memory runs out.
+ */
+static struct op_attr *slot(struct op_attrs *a, const char *key)
+{
+	struct op_attr *at;
+
+	for (uint32_t i = 0; i < a->n; i++) {
+		if (!strcmp(a->v[i].key, key)) {
+			at = &a->v[i];
+			if (at->type == OP_ATTR_STRING)
+				free(at->v.s);
+			return at;
+		}
+	}
+	if (a->n >= a->count_limit) {
+		a->dropped++;
+		return NULL;
+	}
+	if (a->n == a->cap) {
+		uint32_t cap = a->cap ? a->cap * 2 : 8;
+		struct op_attr *v = realloc(a->v, cap * sizeof *v);
+
+		if (!v) {
+			a->dropped++;
+			return NULL;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	at = &a->v[a->n];
+	at->key = strdup(key);
+	if (!at->key) {
+		a->dropped++;
+		return NULL;
+	}
+	a->n++;
+	return at;
+}
+
+/*
+ * The byte length of the first `limit` characters of `s` (the SDK
+ * specification counts characters, not bytes). A character is a UTF-8
+ * lead byte and at most three continuation bytes; any other byte counts
+ * as a character of its own, so invalid input stays bounded too.
+ */
+static size_t utf8_cut(const char *s, size_t len, size_t limit)
+{
+	size_t i = 0, chars = 0;
+
+	if (len <= limit)
+		return len;
+	while (i < len && chars < limit) {
+		unsigned char c = (unsigned char)s[i++];
+
+		for (int k = 0; c >= 0xc0 && k < 3 && i < len &&
+				((unsigned char)s[i] & 0xc0) == 0x80; k++)
+			i++;
+		chars++;
+	}
+	return i;
+}
+
+int op_attrs_set_str(struct op_attrs *a, const char *key, const char *value, size_t len)
+{
+	struct op_attr *at = slot(a, key);
+	char *copy;
+
+	if (!at)
+		return -1;
+	len = utf8_cut(value, len, a->value_len_limit);
+	copy = malloc(len + 1);
+	if (copy) {
+		memcpy(copy, value, len);
+		copy[len] = '\0';
+	}
+	at->type = OP_ATTR_STRING;
+	at->v.s = copy ? copy : strdup("");
+	return 0;
+}
+
+int op_attrs_set_int(struct op_attrs *a, const char *key, int64_t value)
+{
+	struct op_attr *at = slot(a, key);
+
+	if (!at)
+		return -1;
+	at->type = OP_ATTR_INT;
+	at->v.i = value;
+	return 0;
+}
+
+int op_attrs_set_bool(struct op_attrs *a, const char *key, bool value)
+{
+	struct op_attr *at = slot(a, key);
+
+	if (!at)
+		return -1;
+	at->type = OP_ATTR_BOOL;
+	at->v.b = value;
+	return 0;
+}
+
+int op_attrs_set_double(struct op_attrs *a, const char *key, double value)
+{
+	struct op_attr *at = slot(a, key);
+
+	if (!at)
+		return -1;
+	at->type = OP_ATTR_DOUBLE;
+	at->v.d = value;
+	return 0;
+}
+
+const struct op_attr *op_attrs_get(const struct op_attrs *a, const char *key)
+{
+	for (uint32_t i = 0; i < a->n; i++)
+		if (!strcmp(a->v[i].key, key))
+			return &a->v[i];
+	return NULL;
+}
+
+void op_attrs_free(struct op_attrs *a)
+{
+	for (uint32_t i = 0; i < a->n; i++) {
+		free(a->v[i].key);
+		if (a->v[i].type == OP_ATTR_STRING)
+			free(a->v[i].v.s);
+	}
+	free(a->v);
+	a->v = NULL;
+	a->n = a->cap = 0;
+}
+
+static struct op_span *start(const char *name, enum op_span_kind kind,
+			      const struct op_span_ctx *parent)
+{
+	struct op_span *s;
+
+	op_sdk_init();
+	if (!op_sdk_enabled())
+		return NULL;
+	s = calloc(1, sizeof *s);
+	if (!s || !(s->name = strdup(name))) {
+		free(s);
+		return NULL;
+	}
+	if (parent) {
+		memcpy(s->ctx.trace_id, parent->trace_id, sizeof s->ctx.trace_id);
+		memcpy(s->parent_span_id, parent->span_id, sizeof s->parent_span_id);
+		s->parent_remote = parent->remote;
+	} else {
+		op_ids_trace(s->ctx.trace_id);
+	}
+	op_ids_span(s->ctx.span_id);
+	if (op_sampler_should_sample(op_cfg.sampler, op_cfg.sampler_ratio, parent, s->ctx.trace_id))
+		s->ctx.flags |= OP_TRACE_FLAG_SAMPLED;
+	s->kind = kind;
+	op_attrs_init(&s->attrs, op_cfg.attr_count_limit, op_cfg.attr_value_len_limit);
+	s->start_ns = op_now_ns();
+	return s;
+}
+
+/*
+ * The guard marks the thread as inside otelpreload while it may hold our
+ * locks or the allocator's, so a signal handler that interrupts it and
+ * calls a hook (_exit above all) knows not to take them again.
+ */
+struct op_span *op_span_start(const char *name, enum op_span_kind kind,
+			      const struct op_span_ctx *parent)
+{
+	struct op_span *s;
+	int saved = errno;
+
+	OP_GUARD_ENTER();
+	s = start(name, kind, parent);
+	OP_GUARD_LEAVE();
+	errno = saved;
+	return s;
+}
+
+/*
+ * Attributes of an unsampled span are never seen by anyone: skip the work.
+ * Every setter preserves errno, since hooks call them between the host's
+ * call and its return.
+ */
+#define SETTER_BODY(call) \
+	do { \
+		int saved = errno; \
+		if (op_span_sampled(s)) { \
+			OP_GUARD_ENTER(); \
+			(void)(call); \
+			OP_GUARD_LEAVE(); \
+		} \
+		errno = saved; \
+	} while (0)
+
+void op_span_set_str(struct op_span *s, const char *key, const char *value)
+{
+	SETTER_BODY(op_attrs_set_str(&s->attrs, key, value, strlen(value)));
+}
+
+void op_span_set_strn(struct op_span *s, const char *key, const char *value, size_t len)
+{
+	SETTER_BODY(op_attrs_set_str(&s->attrs, key, value, len));
+}
+
+void op_span_set_int(struct op_span *s, const char *key, int64_t value)
+{
+	SETTER_BODY(op_attrs_set_int(&s->attrs, key, value));
+}
+
+void op_span_set_bool(struct op_span *s, const char *key, bool value)
+{
+	SETTER_BODY(op_attrs_set_bool(&s->attrs, key, value));
+}
+
+void op_span_set_double(struct op_span *s, const char *key, double value)
+{
+	SETTER_BODY(op_attrs_set_double(&s->attrs, key, value));
+}
+
+void op_span_set_status(struct op_span *s, enum op_status status, const char *message)
+{
+	int saved = errno;
+
+	if (!s)
+		return;
+	/* Ok is final; Unset never overrides (Span API "Set Status"). */
+	if (s->status == OP_STATUS_OK || status == OP_STATUS_UNSET)
+		return;
+	s->status = status;
+	free(s->status_message);
+	s->status_message = status == OP_STATUS_ERROR && message ? strdup(message) : NULL;
+	errno = saved;
+}
+
+void op_span_end_at(struct op_span *s, int64_t end_ns)
+{
+	int saved = errno;
+
+	if (!s)
+		return;
+	s->end_ns = end_ns < s->start_ns ? s->start_ns : end_ns;
+	OP_GUARD_ENTER();
+	if (op_span_sampled(s))
+		op_bsp_push(s);
+	else
+		op_span_free(s);
+	OP_GUARD_LEAVE();
+	errno = saved;
+}
+
+void op_span_end(struct op_span *s)
+{
+	op_span_end_at(s, op_now_ns());
+}
+
+void op_span_free(struct op_span *s)
+{
+	if (!s)
+		return;
+	op_attrs_free(&s->attrs);
+	free(s->name);
+	free(s->status_message);
+	free(s);
+}

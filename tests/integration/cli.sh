@@ -1,0 +1,46 @@
+#!/bin/bash
+# The otelpreload command: run passes the exit status through and prepends
+# the library to LD_PRELOAD; version and --help.
+. "$(dirname "$0")/../support/lib.sh" "$@"
+need "$CLI" "$LIB"
+
+"$CLI" run -- sh -c 'exit 7'
+[ $? = 7 ] || fail "otelpreload run -- sh -c 'exit 7' did not exit 7"
+"$CLI" run sh -c 'exit 0' || fail "otelpreload run without -- failed"
+"$CLI" run -- sh -c 'kill -TERM $$'
+rc=$?
+[ "$rc" -ne 0 ] || fail "a child killed by SIGTERM reported success"
+note "run: exit status passed through (signal: $rc)"
+
+out=$("$CLI" run -- sh -c 'printf %s "$LD_PRELOAD"') || fail "run failed"
+[ "$out" = "$LIB" ] || fail "LD_PRELOAD in the child is '$out', expected '$LIB'"
+
+# An existing LD_PRELOAD is kept, after ours.
+out=$(LD_PRELOAD=libc.so.6 "$CLI" run -- sh -c 'printf %s "$LD_PRELOAD"') || fail "run failed"
+case $out in
+"$LIB libc.so.6"|"$LIB:libc.so.6") ;;
+*) fail "LD_PRELOAD=libc.so.6 became '$out', expected '$LIB' prepended" ;;
+esac
+note "run: LD_PRELOAD prepended ($out)"
+
+# The library is really loaded in the child.
+"$CLI" run -- grep -q otelpreload /proc/self/maps || fail "the child does not have the library mapped"
+
+# Output and arguments pass through untouched.
+out=$("$CLI" run -- printf '%s|' "a b" "" "c") || fail "run printf failed"
+[ "$out" = "a b||c|" ] || fail "arguments changed: '$out'"
+
+# Without the library's directory as the current one: found relative to the CLI.
+(cd / && "$CLI" run -- true) || fail "run from / failed"
+
+v=$("$CLI" version) || fail "otelpreload version failed"
+case $v in *"$OP_VERSION"*) ;; *) fail "otelpreload version printed '$v', expected $OP_VERSION" ;; esac
+note "version: $v"
+
+"$CLI" --help >"$T/help" 2>&1 || fail "otelpreload --help failed"
+grep -q 'run' "$T/help" || fail "--help does not mention run"
+"$CLI" run >/dev/null 2>&1 && fail "otelpreload run without a command succeeded"
+"$CLI" no-such-command >/dev/null 2>&1 && fail "an unknown command succeeded"
+"$CLI" run -- /nonexistent/program 2>/dev/null
+[ $? -ne 0 ] || fail "running a missing program succeeded"
+pass

@@ -1,0 +1,217 @@
+/*
+ * encode_fixture OUT_FIXED OUT_MANY
+ *
+ * Encodes a known set of spans with the project's OTLP encoder and writes
+ * the ExportTraceServiceRequest bytes to OUT_FIXED; then 1000 generated
+ * spans to OUT_MANY. tests/integration/encode_decode.mjs decodes both with
+ * the official OpenTelemetry JS decoder (generated from the OTLP protos)
+ * and checks every field: the encoder is judged by code we did not write.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exporter/otlp_encode.h"
+#include "preload/resource.h"
+#include "preload/span.h"
+
+/*
+ * Spans and attributes are built by hand, without the SDK: the encoder is
+ * the only project code in this program, as in the exporter module.
+ */
+static void add(struct op_attrs *a, const char *key, enum op_attr_type type)
+{
+	struct op_attr *v;
+
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 8;
+		a->v = realloc(a->v, a->cap * sizeof *a->v);
+		if (!a->v)
+			exit(2);
+	}
+	v = &a->v[a->n++];
+	memset(v, 0, sizeof *v);
+	v->key = strdup(key);
+	v->type = type;
+}
+
+static void set_str(struct op_attrs *a, const char *key, const char *value)
+{
+	add(a, key, OP_ATTR_STRING);
+	a->v[a->n - 1].v.s = strdup(value);
+}
+
+static void set_int(struct op_attrs *a, const char *key, int64_t value)
+{
+	add(a, key, OP_ATTR_INT);
+	a->v[a->n - 1].v.i = value;
+}
+
+static void set_bool(struct op_attrs *a, const char *key, bool value)
+{
+	add(a, key, OP_ATTR_BOOL);
+	a->v[a->n - 1].v.b = value;
+}
+
+static void set_double(struct op_attrs *a, const char *key, double value)
+{
+	add(a, key, OP_ATTR_DOUBLE);
+	a->v[a->n - 1].v.d = value;
+}
+
+static void attrs_free(struct op_attrs *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++) {
+		free(a->v[i].key);
+		if (a->v[i].type == OP_ATTR_STRING)
+			free(a->v[i].v.s);
+	}
+	free(a->v);
+}
+
+static struct op_span *mk(const char *name, enum op_span_kind kind, uint8_t trace_first,
+			  uint8_t span_first, uint8_t parent_first)
+{
+	struct op_span *s = calloc(1, sizeof *s);
+	int i;
+
+	if (!s)
+		exit(2);
+	for (i = 0; i < 16; i++)
+		s->ctx.trace_id[i] = (uint8_t)(trace_first + i);
+	for (i = 0; i < 8; i++)
+		s->ctx.span_id[i] = (uint8_t)(span_first + i);
+	if (parent_first)
+		for (i = 0; i < 8; i++)
+			s->parent_span_id[i] = (uint8_t)(parent_first + i);
+	s->ctx.flags = OP_TRACE_FLAG_SAMPLED;
+	s->name = strdup(name);
+	s->kind = kind;
+	return s;
+}
+
+static void span_free(struct op_span *s)
+{
+	attrs_free(&s->attrs);
+	free(s->name);
+	free(s->status_message);
+	free(s);
+}
+
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "encode_fixture: cannot write %s\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int encode_to(const char *path, struct op_span *const *spans, size_t n,
+		     const struct op_resource *res)
+{
+	uint8_t *out = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (op_otlp_encode(spans, n, res, &out, &len) != 0 || !out || len == 0) {
+		fprintf(stderr, "encode_fixture: op_otlp_encode failed for %zu spans\n", n);
+		return -1;
+	}
+	rc = write_file(path, out, len);
+	free(out);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const char utf8[] = "caf\xc3\xa9 \xe2\x9c\x93";
+	struct op_resource res;
+	struct op_span *fixed[4], **many;
+	size_t i;
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: encode_fixture OUT_FIXED OUT_MANY\n");
+		return 64;
+	}
+
+	memset(&res, 0, sizeof res);
+	set_str(&res.attrs, "service.name", "encode-test");
+	set_int(&res.attrs, "process.pid", 12345);
+	set_str(&res.attrs, "host.name", "fixture-host");
+	set_bool(&res.attrs, "res.bool", true);
+	set_double(&res.attrs, "res.double", 0.5);
+
+	/* A client span with a parent, every attribute type, drops, an error. */
+	fixed[0] = mk("GET /checkout", OP_SPAN_KIND_CLIENT, 0x01, 0xa1, 0xb1);
+	fixed[0]->start_ns = 1700000000123456789;
+	fixed[0]->end_ns = 1700000000987654321;
+	set_str(&fixed[0]->attrs, "http.request.method", "GET");
+	set_int(&fixed[0]->attrs, "http.response.status_code", 503);
+	set_int(&fixed[0]->attrs, "int.max", INT64_MAX);
+	set_int(&fixed[0]->attrs, "int.min", INT64_MIN);
+	set_int(&fixed[0]->attrs, "int.negative", -7);
+	set_bool(&fixed[0]->attrs, "bool.true", true);
+	set_double(&fixed[0]->attrs, "double.value", 3.25);
+	set_double(&fixed[0]->attrs, "double.negative", -1e-300);
+	set_str(&fixed[0]->attrs, "string.utf8", utf8);
+	fixed[0]->attrs.dropped = 7;
+	fixed[0]->status = OP_STATUS_ERROR;
+	fixed[0]->status_message = strdup("upstream failed");
+
+	/* Its child, a server span: zero values must still be present. */
+	fixed[1] = mk("server", OP_SPAN_KIND_SERVER, 0x01, 0xc1, 0xa1);
+	fixed[1]->start_ns = 1700000001000000000;
+	fixed[1]->end_ns = 1700000001000000001;
+	set_bool(&fixed[1]->attrs, "bool.false", false);
+	set_int(&fixed[1]->attrs, "int.zero", 0);
+	set_double(&fixed[1]->attrs, "double.zero", 0.0);
+	set_str(&fixed[1]->attrs, "string.empty", "");
+	fixed[1]->status = OP_STATUS_OK;
+
+	/* A root span without attributes or status. */
+	fixed[2] = mk("root", OP_SPAN_KIND_INTERNAL, 0x21, 0xd1, 0);
+	fixed[2]->start_ns = 1;
+	fixed[2]->end_ns = 2;
+
+	/* Producer/consumer kinds, an error status without a message. */
+	fixed[3] = mk("consume", OP_SPAN_KIND_CONSUMER, 0x31, 0xe1, 0);
+	fixed[3]->start_ns = 1700000002000000000;
+	fixed[3]->end_ns = 1700000003000000000;
+	fixed[3]->status = OP_STATUS_ERROR;
+
+	rc = encode_to(argv[1], fixed, 4, &res);
+
+	many = calloc(1000, sizeof *many);
+	if (!many)
+		return 2;
+	for (i = 0; i < 1000; i++) {
+		char name[32];
+
+		snprintf(name, sizeof name, "span-%zu", i);
+		many[i] = mk(name, OP_SPAN_KIND_PRODUCER, (uint8_t)(i + 1), (uint8_t)i, 0);
+		/* Distinct span IDs: the index in the last two bytes. */
+		many[i]->ctx.span_id[6] = (uint8_t)(i >> 8);
+		many[i]->ctx.span_id[7] = (uint8_t)i;
+		many[i]->ctx.span_id[0] = 0x80;
+		many[i]->start_ns = 1700000000000000000 + (int64_t)i;
+		many[i]->end_ns = many[i]->start_ns + 1000;
+		set_int(&many[i]->attrs, "index", (int64_t)i);
+	}
+	if (rc == 0)
+		rc = encode_to(argv[2], many, 1000, &res);
+
+	for (i = 0; i < 1000; i++)
+		span_free(many[i]);
+	free(many);
+	for (i = 0; i < 4; i++)
+		span_free(fixed[i]);
+	attrs_free(&res.attrs);
+	return rc ? 1 : 0;
+}
