@@ -6,6 +6,10 @@
  *
  * An fd the library does not track costs one table load and a branch
  * after the real call; nothing else happens and errno is untouched.
+ *
+ * The fortified hooks check the buffer bound themselves and call the plain
+ * function, saving a hop on the hot path; an overflowing call goes to the
+ * real _chk function, which aborts exactly as it would without us.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -24,8 +28,11 @@ OP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 OP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	ssize_t r = REAL(__read_chk)(fd, buf, n, buflen);
+	ssize_t r;
 
+	if (OP_UNLIKELY(n > buflen))
+		return REAL(__read_chk)(fd, buf, n, buflen);
+	r = REAL(read)(fd, buf, n);
 	op_count_in(fd, r);
 	return r;
 }
@@ -50,7 +57,11 @@ OP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 OP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	ssize_t r = REAL(__recv_chk)(fd, buf, n, buflen, flags);
+	ssize_t r;
+
+	if (OP_UNLIKELY(n > buflen))
+		return REAL(__recv_chk)(fd, buf, n, buflen, flags);
+	r = REAL(recv)(fd, buf, n, flags);
 
 	if (!(flags & MSG_PEEK))
 		op_count_in(fd, r);
@@ -70,7 +81,11 @@ OP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 OP_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 				 struct sockaddr *addr, socklen_t *alen)
 {
-	ssize_t r = REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
+	ssize_t r;
+
+	if (OP_UNLIKELY(n > buflen))
+		return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
+	r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
 
 	if (!(flags & MSG_PEEK))
 		op_count_in(fd, r);

@@ -56,6 +56,7 @@ static _Atomic uint64_t failed_spans;
 static const struct op_exporter_api *api;
 static void *api_ctx;
 static bool api_loaded;
+static bool api_created;   /* create() was called in this process (once: it reports its own errors) */
 
 static void cond_init(pthread_cond_t *c)
 {
@@ -132,8 +133,10 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 
 	if (!api_loaded)
 		load_exporter();
-	if (api && !api_ctx)
+	if (api && !api_created) {
+		api_created = true;
 		api_ctx = api->create(&op_cfg, op_log_level);
+	}
 	if (api && api_ctx)
 		r = api->export_spans(api_ctx, batch, n, res, deadline);
 	if (r == OP_EXPORT_OK) {
@@ -357,6 +360,7 @@ void op_bsp_atfork_child(void)
 	w.flush_req = w.flush_done = 0;
 	exit_deadline = 0;
 	api_ctx = NULL;
+	api_created = false;
 	atomic_store_explicit(&exported, 0, memory_order_relaxed);
 	atomic_store_explicit(&failed_spans, 0, memory_order_relaxed);
 }
