@@ -19,21 +19,20 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 		       struct sockaddr *addr, socklen_t *alen);
 
-/* Bytes the application received on a tracked fd. */
-static inline void op_count_in(int fd, ssize_t n)
+/*
+ * Bytes the application moved on a tracked fd. Hooks look the fd up before
+ * the real call, so the untracked case is a tail call into libc: no return
+ * path through the hook at all.
+ */
+static inline void op_count_in(struct op_fd *f, ssize_t n)
 {
-	struct op_fd *f;
-
-	if (n > 0 && OP_UNLIKELY((f = op_fd_get(fd)) != NULL))
+	if (n > 0)
 		atomic_fetch_add_explicit(&f->bytes_in, (uint64_t)n, memory_order_relaxed);
 }
 
-/* Bytes the application sent on a tracked fd. */
-static inline void op_count_out(int fd, ssize_t n)
+static inline void op_count_out(struct op_fd *f, ssize_t n)
 {
-	struct op_fd *f;
-
-	if (n > 0 && OP_UNLIKELY((f = op_fd_get(fd)) != NULL))
+	if (n > 0)
 		atomic_fetch_add_explicit(&f->bytes_out, (uint64_t)n, memory_order_relaxed);
 }
 
