@@ -4,12 +4,10 @@
  * a program's read() is often __read_chk). libc's internal calls cannot be
  * interposed, which is why each entry point is hooked separately.
  *
- * An fd the library does not track costs a table load and a branch, then
- * a tail call into libc; nothing else happens and errno is untouched.
- *
- * The fortified hooks check the buffer bound themselves and call the plain
- * function, saving a hop on the hot path; an overflowing call goes to the
- * real _chk function, which aborts exactly as it would without us.
+ * An fd the library does not follow costs a table load and a branch, then
+ * a tail call into libc. The fortified hooks check the buffer bound
+ * themselves; an overflowing call goes to the real _chk function, which
+ * aborts exactly as it would without us.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -18,227 +16,260 @@
 
 #include "hook.h"
 
+ssize_t op_hook_in(int fd, const struct iovec *iov, int iovcnt, ssize_t r)
+{
+	int err = errno;
+	struct op_fd *f = op_fd_acquire(fd);
+
+	if (f) {
+		op_engine_recv(f, fd, iov, iovcnt, r, err);
+		op_fd_release(f);
+	}
+	errno = err;
+	return r;
+}
+
+ssize_t op_hook_out(int fd, const struct iovec *iov, int iovcnt, int flags, int can_inject,
+		    const struct op_plain *pl)
+{
+	struct op_fd *f = op_fd_acquire(fd);
+	ssize_t r;
+	int err;
+
+	if (!f)
+		return pl->fn(pl);
+	r = op_engine_send(f, iov, iovcnt, flags, can_inject, pl);
+	err = errno;
+	op_fd_release(f);
+	errno = err;
+	return r;
+}
+
+/* One contiguous buffer as the engine sees it. */
+static ssize_t in1(int fd, void *buf, ssize_t r)
+{
+	struct iovec v = { buf, r > 0 ? (size_t)r : 0 };
+
+	return op_hook_in(fd, &v, 1, r);
+}
+
 OP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
-
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(read)(fd, buf, n);
-	r = REAL(read)(fd, buf, n);
-	op_count_in(f, r);
-	return r;
+	return in1(fd, buf, REAL(read)(fd, buf, n));
 }
 
 OP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	struct op_fd *f;
-	ssize_t r;
-
 	if (OP_UNLIKELY(n > buflen))
 		return REAL(__read_chk)(fd, buf, n, buflen);
-	f = op_fd_get(fd);
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(read)(fd, buf, n);
-	r = REAL(read)(fd, buf, n);
-	op_count_in(f, r);
-	return r;
+	return in1(fd, buf, REAL(read)(fd, buf, n));
 }
 
 OP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
-
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(readv)(fd, iov, iovcnt);
-	r = REAL(readv)(fd, iov, iovcnt);
-	op_count_in(f, r);
-	return r;
+	return op_hook_in(fd, iov, iovcnt, REAL(readv)(fd, iov, iovcnt));
 }
 
+/* MSG_PEEK leaves the bytes in the socket: the engine sees them when read. */
 OP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
-
-	if (OP_LIKELY(f == NULL))
+	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recv)(fd, buf, n, flags);
-	r = REAL(recv)(fd, buf, n, flags);
-	/* MSG_PEEK leaves the bytes in the socket: they are counted when read. */
-	if (!(flags & MSG_PEEK))
-		op_count_in(f, r);
-	return r;
+	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
 }
 
 OP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	struct op_fd *f;
-	ssize_t r;
-
 	if (OP_UNLIKELY(n > buflen))
 		return REAL(__recv_chk)(fd, buf, n, buflen, flags);
-	f = op_fd_get(fd);
-	if (OP_LIKELY(f == NULL))
+	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recv)(fd, buf, n, flags);
-	r = REAL(recv)(fd, buf, n, flags);
-	if (!(flags & MSG_PEEK))
-		op_count_in(f, r);
-	return r;
+	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
 }
 
 OP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			   struct sockaddr *addr, socklen_t *alen)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
-
-	if (OP_LIKELY(f == NULL))
+	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
-	r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
-	if (!(flags & MSG_PEEK))
-		op_count_in(f, r);
-	return r;
+	return in1(fd, buf, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 }
 
 OP_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 				 struct sockaddr *addr, socklen_t *alen)
 {
-	struct op_fd *f;
-	ssize_t r;
-
 	if (OP_UNLIKELY(n > buflen))
 		return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
-	f = op_fd_get(fd);
-	if (OP_LIKELY(f == NULL))
+	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
-	r = REAL(recvfrom)(fd, buf, n, flags, addr, alen);
-	if (!(flags & MSG_PEEK))
-		op_count_in(f, r);
-	return r;
+	return in1(fd, buf, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 }
 
 OP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
-
-	if (OP_LIKELY(f == NULL))
+	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvmsg)(fd, msg, flags);
-	r = REAL(recvmsg)(fd, msg, flags);
-	if (!(flags & MSG_PEEK))
-		op_count_in(f, r);
-	return r;
+	return op_hook_in(fd, msg->msg_iov, (int)msg->msg_iovlen, REAL(recvmsg)(fd, msg, flags));
 }
 
 OP_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
-	struct op_fd *f = op_fd_get(fd);
-	int r;
+	int r, err;
 
-	if (OP_LIKELY(f == NULL))
+	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvmmsg)(fd, v, n, flags, timeout);
 	r = REAL(recvmmsg)(fd, v, n, flags, timeout);
-	for (int i = 0; i < r && !(flags & MSG_PEEK); i++)
-		op_count_in(f, (ssize_t)v[i].msg_len);
+	err = errno;
+	for (int i = 0; i < r; i++)
+		op_hook_in(fd, v[i].msg_hdr.msg_iov, (int)v[i].msg_hdr.msg_iovlen,
+			   (ssize_t)v[i].msg_len);
+	errno = err;
 	return r;
+}
+
+static ssize_t plain_write(const struct op_plain *p)
+{
+	return REAL(write)(p->fd, p->buf, p->len);
+}
+
+static ssize_t plain_send(const struct op_plain *p)
+{
+	return REAL(send)(p->fd, p->buf, p->len, p->flags);
+}
+
+static ssize_t plain_sendto(const struct op_plain *p)
+{
+	return REAL(sendto)(p->fd, p->buf, p->len, p->flags, p->addr, p->addrlen);
+}
+
+static ssize_t plain_writev(const struct op_plain *p)
+{
+	return REAL(writev)(p->fd, p->iov, p->iovcnt);
+}
+
+static ssize_t plain_sendmsg(const struct op_plain *p)
+{
+	return REAL(sendmsg)(p->fd, p->msg, p->flags);
 }
 
 OP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
+	struct op_plain pl = { .fn = plain_write, .fd = fd, .buf = buf, .len = n };
+	struct iovec v = { (void *)buf, n };
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(write)(fd, buf, n);
-	r = REAL(write)(fd, buf, n);
-	op_count_out(f, r);
-	return r;
+	return op_hook_out(fd, &v, 1, 0, 1, &pl);
 }
 
 OP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
+	struct op_plain pl = { .fn = plain_writev, .fd = fd, .iov = iov, .iovcnt = iovcnt };
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(writev)(fd, iov, iovcnt);
-	r = REAL(writev)(fd, iov, iovcnt);
-	op_count_out(f, r);
-	return r;
+	return op_hook_out(fd, iov, iovcnt, 0, 1, &pl);
 }
 
 OP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
+	struct op_plain pl = { .fn = plain_send, .fd = fd, .buf = buf, .len = n, .flags = flags };
+	struct iovec v = { (void *)buf, n };
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(send)(fd, buf, n, flags);
-	r = REAL(send)(fd, buf, n, flags);
-	op_count_out(f, r);
-	return r;
+	return op_hook_out(fd, &v, 1, flags, 1, &pl);
 }
 
 OP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
+	struct op_plain pl = { .fn = plain_sendto, .fd = fd, .buf = buf, .len = n,
+			       .flags = flags, .addr = addr, .addrlen = alen };
+	struct iovec v = { (void *)buf, n };
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(sendto)(fd, buf, n, flags, addr, alen);
-	r = REAL(sendto)(fd, buf, n, flags, addr, alen);
-	op_count_out(f, r);
-	return r;
+	/* TCP ignores the address of a connected socket; a rewrite may drop it. */
+	return op_hook_out(fd, &v, 1, flags, 1, &pl);
 }
 
 OP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct op_fd *f = op_fd_get(fd);
-	ssize_t r;
+	struct op_plain pl = { .fn = plain_sendmsg, .fd = fd, .msg = msg, .flags = flags };
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(sendmsg)(fd, msg, flags);
-	r = REAL(sendmsg)(fd, msg, flags);
-	op_count_out(f, r);
-	return r;
+	/* Ancillary data must reach the kernel exactly as given: no rewrite. */
+	return op_hook_out(fd, msg->msg_iov, (int)msg->msg_iovlen, flags,
+			   msg->msg_controllen == 0, &pl);
 }
 
+/*
+ * On a stream socket sendmmsg is a series of sendmsg calls; on a followed
+ * fd it is performed as such, so each message goes through the engine.
+ */
 OP_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-	struct op_fd *f = op_fd_get(fd);
-	int r;
+	unsigned int i;
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(fd))
 		return REAL(sendmmsg)(fd, v, n, flags);
-	r = REAL(sendmmsg)(fd, v, n, flags);
-	for (int i = 0; i < r; i++)
-		op_count_out(f, (ssize_t)v[i].msg_len);
-	return r;
+	for (i = 0; i < n; i++) {
+		struct msghdr *m = &v[i].msg_hdr;
+		struct op_plain pl = { .fn = plain_sendmsg, .fd = fd, .msg = m, .flags = flags };
+		size_t total = 0;
+		ssize_t r;
+
+		for (size_t k = 0; k < m->msg_iovlen; k++)
+			total += m->msg_iov[k].iov_len;
+		r = op_hook_out(fd, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_controllen == 0, &pl);
+		if (r < 0)
+			return i > 0 ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+		if ((size_t)r < total)
+			return (int)i + 1;
+	}
+	return (int)n;
+}
+
+static void sent_file(int fd, ssize_t r)
+{
+	int err = errno;
+	struct op_fd *f = op_fd_acquire(fd);
+
+	if (f) {
+		op_engine_sendfile(f, r);
+		op_fd_release(f);
+	}
+	errno = err;
 }
 
 OP_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
-	struct op_fd *f = op_fd_get(out);
 	ssize_t r;
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(out))
 		return REAL(sendfile)(out, in, off, n);
 	r = REAL(sendfile)(out, in, off, n);
-	op_count_out(f, r);
+	sent_file(out, r);
 	return r;
 }
 
 OP_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
-	struct op_fd *f = op_fd_get(out);
 	ssize_t r;
 
-	if (OP_LIKELY(f == NULL))
+	if (op_hook_skip(out))
 		return REAL(sendfile64)(out, in, off, n);
 	r = REAL(sendfile64)(out, in, off, n);
-	op_count_out(f, r);
+	sent_file(out, r);
 	return r;
 }

@@ -7,10 +7,6 @@
 
 #include "hook.h"
 
-#ifdef OP_TESTING
-#include "../tests/support/testing.h"
-#endif
-
 static bool is_tcp(int domain, int type, int protocol)
 {
 	return (domain == AF_INET || domain == AF_INET6) &&
@@ -60,10 +56,6 @@ OP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 	if (f && (rc == 0 || saved == EINPROGRESS))
 		f->kind = OP_FD_TCP_CLIENT;
-#ifdef OP_TESTING
-	if (!op_guard && !op_disabled)
-		op_test_on_connect(fd, addr, len, rc == 0 ? 0 : saved);
-#endif
 	errno = saved;
 	return rc;
 }
@@ -104,5 +96,14 @@ OP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 OP_EXPORT int shutdown(int fd, int how)
 {
-	return REAL(shutdown)(fd, how);
+	int rc = REAL(shutdown)(fd, how);
+	int saved = errno;
+	struct op_fd *f;
+
+	if (rc == 0 && !op_hook_skip(fd) && (f = op_fd_acquire(fd))) {
+		op_engine_shutdown(f, how);
+		op_fd_release(f);
+	}
+	errno = saved;
+	return rc;
 }

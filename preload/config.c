@@ -359,6 +359,112 @@ static void parse_headers(struct op_config *cfg, op_getenv_fn get)
 	}
 }
 
+/*
+ * A comma list into a NULL-terminated array, entries trimmed, empty ones
+ * skipped. `check` rejects an entry (reported, the others are kept).
+ */
+static char **parse_list(op_getenv_fn get, const char *name, const char *(*check)(const char *))
+{
+	const char *v = get_nonempty(get, name), *p, *e;
+	size_t n = 0, cap = 0;
+	char **list = NULL;
+
+	if (!v)
+		return NULL;
+	for (p = v; *p; p = *e ? e + 1 : e) {
+		const char *why;
+		size_t len;
+		char *item;
+
+		e = strchr(p, ',');
+		if (!e)
+			e = p + strlen(p);
+		while (p < e && isspace((unsigned char)*p))
+			p++;
+		len = (size_t)(e - p);
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (!len || !(item = strndup(p, len)))
+			continue;
+		if ((why = check(item))) {
+			op_warn("%s: %.*s %s; ignored", name, OP_WARN_VALUE_MAX, item, why);
+			free(item);
+			continue;
+		}
+		if (n + 2 > cap) {
+			char **grown = realloc(list, (cap = cap ? cap * 2 : 4) * sizeof *list);
+
+			if (!grown) {
+				free(item);
+				break;
+			}
+			list = grown;
+		}
+		list[n++] = item;
+		list[n] = NULL;
+	}
+	return list;
+}
+
+static void free_list(char **list)
+{
+	for (char **p = list; p && *p; p++)
+		free(*p);
+	free(list);
+}
+
+static const char *check_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "does not start with /";
+}
+
+static const char *check_glob(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return "has a control character";
+	return NULL;
+}
+
+/* '*' matches any run of characters, everything else itself. */
+static bool glob_match(const char *g, const char *s, size_t len)
+{
+	const char *star = NULL, *resume = NULL, *end = s + len;
+
+	while (s < end) {
+		if (*g == '*') {
+			star = ++g;
+			resume = s;
+		} else if (*g && *g == *s) {
+			g++;
+			s++;
+		} else if (star) {
+			g = star;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*g == '*')
+		g++;
+	return *g == '\0';
+}
+
+bool op_config_ignored(const struct op_config *cfg, const char *path, size_t plen,
+		       const char *ua, size_t ualen)
+{
+	for (char **p = cfg->ignore_paths; p && *p; p++) {
+		size_t l = strlen(*p);
+
+		if (plen >= l && !memcmp(path, *p, l))
+			return true;
+	}
+	for (char **g = cfg->ignore_user_agents; ua && g && *g; g++)
+		if (glob_match(*g, ua, ualen))
+			return true;
+	return false;
+}
+
 void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 {
 	const char *v;
@@ -367,6 +473,8 @@ void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 	*cfg = defaults;
 	cfg->sdk_disabled = parse_bool(get, "OTEL_SDK_DISABLED", false);
 	cfg->process_span = parse_bool(get, "OTELPRELOAD_PROCESS_SPAN", false);
+	cfg->ignore_paths = parse_list(get, "OTELPRELOAD_IGNORE_PATHS", check_path);
+	cfg->ignore_user_agents = parse_list(get, "OTELPRELOAD_IGNORE_USER_AGENTS", check_glob);
 
 	if ((v = get_nonempty(get, "OTEL_SERVICE_NAME")))
 		cfg->service_name = strdup(v);
@@ -416,5 +524,7 @@ void op_config_free(struct op_config *cfg)
 	free(cfg->resource_attributes);
 	free(cfg->otlp_traces_url);
 	clear_headers(cfg, 0);
+	free_list(cfg->ignore_paths);
+	free_list(cfg->ignore_user_agents);
 	*cfg = defaults;
 }

@@ -10,6 +10,7 @@
 #define OP_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum op_sampler {
@@ -67,6 +68,14 @@ struct op_config {
 	bool process_span;
 
 	/*
+	 * Requests that create no span: OTELPRELOAD_IGNORE_PATHS (path
+	 * prefixes) and OTELPRELOAD_IGNORE_USER_AGENTS (globs, '*' matches any
+	 * run of characters). NULL-terminated arrays, NULL when unset.
+	 */
+	char **ignore_paths;
+	char **ignore_user_agents;
+
+	/*
 	 * Not from the environment: the library's private copy of stderr for
 	 * the console exporter (see op_sdk_init), or -1 to use fd 2.
 	 */
@@ -105,6 +114,13 @@ char *op_config_traces_url(const char *generic, const char *specific);
 int op_kv_list_parse(const char *list,
 		     int (*each)(void *arg, const char *key, const char *value),
 		     void *arg);
+
+/*
+ * True when a request for `path` (the target's path, without the query)
+ * with user agent `ua` (may be NULL) must not be traced.
+ */
+bool op_config_ignored(const struct op_config *cfg, const char *path, size_t plen,
+		       const char *ua, size_t ualen);
 
 /* The configuration in force; valid after op_sdk_init(). */
 extern struct op_config op_cfg;

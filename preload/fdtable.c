@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "engine.h"
 #include "fdtable.h"
 
 _Atomic(struct op_fd *) *_Atomic op_fd_table;
@@ -69,8 +70,14 @@ static struct op_fd *pool_get(void)
 
 static void unref(struct op_fd *f)
 {
+	struct op_http *h;
+
 	if (!f || atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	/* The last reference: the connection is gone (close, or the last dup closed). */
+	h = atomic_exchange_explicit(&f->http, NULL, memory_order_acq_rel);
+	if (h)
+		op_engine_free(h);
 	pthread_mutex_lock(&pool_lock);
 	f->next_free = pool_free;
 	pool_free = f;
@@ -90,14 +97,41 @@ struct op_fd *op_fd_track(int fd, enum op_fd_kind kind, int family)
 		return NULL;
 	}
 	atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
+	atomic_store_explicit(&f->proto, OP_PROTO_UNKNOWN, memory_order_relaxed);
+	atomic_store_explicit(&f->http, NULL, memory_order_relaxed);
 	f->kind = (uint8_t)kind;
 	f->family = (uint8_t)family;
-	atomic_store_explicit(&f->bytes_in, 0, memory_order_relaxed);
-	atomic_store_explicit(&f->bytes_out, 0, memory_order_relaxed);
 	f->next_free = NULL;
 	unref(atomic_exchange_explicit(&t[fd], f, memory_order_acq_rel));
 	errno = saved;
 	return f;
+}
+
+struct op_fd *op_fd_acquire(int fd)
+{
+	struct op_fd *f = op_fd_get(fd);
+	uint32_t r;
+
+	if (!f)
+		return NULL;
+	/* Never revive an object whose count reached zero: it is being recycled. */
+	r = atomic_load_explicit(&f->refs, memory_order_relaxed);
+	do {
+		if (r == 0)
+			return NULL;
+	} while (!atomic_compare_exchange_weak_explicit(&f->refs, &r, r + 1,
+							memory_order_acq_rel, memory_order_relaxed));
+	/* Recycled for another fd between the load and the increment. */
+	if (op_fd_get(fd) != f) {
+		unref(f);
+		return NULL;
+	}
+	return f;
+}
+
+void op_fd_release(struct op_fd *f)
+{
+	unref(f);
 }
 
 void op_fd_forget(int fd)

@@ -31,13 +31,22 @@ enum op_fd_kind {
 	OP_FD_TCP_SERVER,     /* returned by accept() */
 };
 
+/* What the bytes on a tracked fd are, decided by the first ones. */
+enum op_fd_proto {
+	OP_PROTO_UNKNOWN = 0,
+	OP_PROTO_HTTP,        /* op_fd.http holds the connection's HTTP state */
+	OP_PROTO_OTHER,       /* not HTTP/1.x: every hook takes the fast path */
+};
+
+struct op_http;
+
 struct op_fd {
 	_Atomic uint32_t refs;
 	uint8_t kind;         /* enum op_fd_kind */
 	uint8_t family;       /* AF_INET or AF_INET6 */
-	/* Bytes the application moved; relaxed, for debug output. */
-	_Atomic uint64_t bytes_in;
-	_Atomic uint64_t bytes_out;
+	_Atomic uint8_t proto; /* enum op_fd_proto; only ever moves forward */
+	/* Set once (compare-and-swap) with the first HTTP bytes, freed with the object. */
+	struct op_http *_Atomic http;
 	struct op_fd *next_free;  /* pool free list, under the pool lock */
 };
 
@@ -52,6 +61,14 @@ static inline struct op_fd *op_fd_get(int fd)
 		return NULL;
 	return atomic_load_explicit(&t[fd], memory_order_acquire);
 }
+
+/*
+ * A counted reference to `fd`'s state for the duration of a hook, so that a
+ * close() in another thread cannot free the HTTP state under it. NULL when
+ * the fd is not tracked (or is being released).
+ */
+struct op_fd *op_fd_acquire(int fd);
+void op_fd_release(struct op_fd *f);
 
 /* Starts tracking `fd` (replacing stale state). Returns the object or NULL. */
 struct op_fd *op_fd_track(int fd, enum op_fd_kind kind, int family);

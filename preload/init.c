@@ -15,6 +15,7 @@
 
 #include "bsp.h"
 #include "config.h"
+#include "engine.h"
 #include "fdtable.h"
 #include "ids.h"
 #include "op.h"
@@ -56,6 +57,7 @@ static void atfork_child(void)
 	int saved = errno;
 
 	op_fd_atfork_child();
+	op_engine_atfork_child();
 	op_bsp_atfork_child();
 	op_ids_reseed_all();
 	/* The parent ends and exports its own process span. */
@@ -144,6 +146,7 @@ __attribute__((constructor)) static void otelpreload_init(void)
 		return;
 	}
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	op_sdk_env_snapshot();
 	if (env_true("OTELPRELOAD_PROCESS_SPAN"))
 		start_process_span();
 	errno = saved;

@@ -1,6 +1,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +26,38 @@ static const char *sampler_name(enum op_sampler s)
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
+/* The snapshot: written by the constructor, read-only afterwards. */
+static char **snapshot;
+static size_t snapshot_len;
+static bool snapshot_taken;
+
+void op_sdk_env_snapshot(void)
+{
+	size_t n = 0, i = 0;
+
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, "OTEL_", 5) || !strncmp(*e, "OTELPRELOAD_", 12))
+			n++;
+	snapshot = n ? calloc(n, sizeof *snapshot) : NULL;
+	for (char **e = environ; snapshot && e && *e && i < n; e++)
+		if (!strncmp(*e, "OTEL_", 5) || !strncmp(*e, "OTELPRELOAD_", 12))
+			if ((snapshot[i] = strdup(*e)))
+				i++;
+	snapshot_len = i;
+	snapshot_taken = true;
+}
+
 static const char *env(const char *name)
 {
-	return getenv(name);
+	size_t len = strlen(name);
+
+	/* Unit tests and hosts whose constructor order skipped ours: the live environment. */
+	if (!snapshot_taken)
+		return getenv(name);
+	for (size_t i = 0; i < snapshot_len; i++)
+		if (!strncmp(snapshot[i], name, len) && snapshot[i][len] == '=')
+			return snapshot[i] + len + 1;
+	return NULL;
 }
 
 /*

@@ -8,6 +8,13 @@
 
 #include <stdbool.h>
 
+/*
+ * Copies the OTEL_* and OTELPRELOAD_* variables aside. Called by the
+ * constructor: programs such as nginx replace their environment before the
+ * first request, long before the configuration is parsed.
+ */
+void op_sdk_env_snapshot(void);
+
 /* Parses the configuration once (pthread_once); safe from any thread. */
 void op_sdk_init(void);
 

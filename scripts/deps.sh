@@ -27,7 +27,7 @@ packages=(
 	build-essential cmake pkg-config
 	libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libcunit1-dev libunwind-dev
-	curl python3 hyperfine
+	curl python3 hyperfine nginx-light wrk
 )
 
 installed() {

@@ -56,7 +56,7 @@ cmp -s "$T/map.testing" "$T/exported.testing" || {
 }
 
 # No test-only code in the shipped library.
-for s in otelpreload_test_span op_test_on_connect; do
+for s in otelpreload_test_span; do
 	if grep -q "$s" "$LIB"; then fail "$LIB contains $s"; fi
 done
 note "no test-only symbol in the shipped library"

@@ -39,7 +39,7 @@ run_case() {
 }
 
 run_case "ls" ls
-run_case "ls -la /" ls -la /
+run_case "ls -la preload/" ls -la "$SRC/preload"
 run_case "git --version" git --version
 run_case "python3 -c 'print(1)'" "$PYTHON" -c 'print(1)'
 run_case "sh -c 'echo hi'" sh -c 'echo hi'

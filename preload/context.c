@@ -1,0 +1,64 @@
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "propagate.h"
+
+/*
+ * Thread-local, so no lock. The tracestate copy is on the heap, not in
+ * TLS: a preloaded library's TLS comes from the static TLS block, which is
+ * small. It is freed when the thread exits (the key's destructor).
+ */
+struct tls_ctx {
+	struct op_span_ctx ctx;
+	bool valid;
+};
+
+static __thread struct tls_ctx current;
+static __thread char *current_ts;
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ts_key;
+static bool key_ok;
+
+static void key_init(void)
+{
+	key_ok = pthread_key_create(&ts_key, free) == 0;
+}
+
+void op_context_set(const struct op_span_ctx *ctx, const char *tracestate, size_t ts_len)
+{
+	current.ctx = *ctx;
+	current.valid = true;
+	if (current_ts)
+		current_ts[0] = '\0';
+	if (!tracestate || !op_tracestate_valid(tracestate, ts_len))
+		return;
+	if (!current_ts) {
+		pthread_once(&key_once, key_init);
+		if (!key_ok || !(current_ts = malloc(OP_TRACESTATE_MAX + 1)))
+			return;
+		pthread_setspecific(ts_key, current_ts);
+	}
+	memcpy(current_ts, tracestate, ts_len);
+	current_ts[ts_len] = '\0';
+}
+
+void op_context_clear_if(const uint8_t span_id[8])
+{
+	if (current.valid && !memcmp(current.ctx.span_id, span_id, 8)) {
+		current.valid = false;
+		if (current_ts)
+			current_ts[0] = '\0';
+	}
+}
+
+const struct op_span_ctx *op_context_get(const char **tracestate)
+{
+	if (!current.valid)
+		return NULL;
+	if (tracestate)
+		*tracestate = current_ts && current_ts[0] ? current_ts : NULL;
+	return &current.ctx;
+}

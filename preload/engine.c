@@ -1,0 +1,990 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "context.h"
+#include "engine.h"
+#include "http.h"
+#include "op.h"
+#include "propagate.h"
+#include "real.h"
+#include "sdk.h"
+#include "span.h"
+
+/* Requests in flight on one connection (pipelining); more stops tracing it. */
+#define OP_PIPELINE_MAX 16
+/* Header insertions waiting to go out on one connection (pipelined requests in one write). */
+#define OP_INJECT_MAX 8
+/* Bounded copies of the request head's fields, each cut at its bound. */
+#define OP_METHOD_MAX 24
+#define OP_HOST_MAX 256
+#define OP_UA_MAX 512
+#define OP_TARGET_MAX 2048
+/* iovecs the engine builds on the stack; more goes to the heap (up to IOV_MAX). */
+#define OP_IOV_STACK 32
+
+enum side { SIDE_CLIENT, SIDE_SERVER };
+
+/* One request/response exchange, in the order requests went out or came in. */
+struct txn {
+	struct op_span *span;   /* NULL: not traced (ignored, or the app traces itself) */
+	uint16_t status;
+	bool head;              /* HEAD: the response has no body */
+	bool connect;           /* CONNECT: a 2xx response starts a tunnel */
+};
+
+/* Header bytes to insert into the outbound stream at an application offset. */
+struct inject {
+	uint64_t at;            /* offset in the application's byte stream */
+	char *bytes;
+	uint32_t len;
+	uint32_t done;          /* already taken by the kernel */
+	bool started;           /* some bytes are out: it can no longer be withdrawn */
+};
+
+/* The request head being scanned, until its end. */
+struct head {
+	char method[OP_METHOD_MAX];
+	char *target;           /* heap, OP_TARGET_MAX at most */
+	char host[OP_HOST_MAX];
+	char ua[OP_UA_MAX];
+	char minor;
+	int64_t start_ns;
+	struct op_span_ctx parent;   /* server: extracted from traceparent */
+	bool has_parent;
+	char tracestate[OP_TRACESTATE_MAX + 1];
+	int inject;             /* client: index in op_http.inj, or -1 */
+};
+
+/*
+ * A connection's HTTP state. `lock` must be held for every field except
+ * `side` and `gen` (set at creation); it is never held across a system
+ * call that may block (a reader blocked on it while a writer waits for the
+ * peer would deadlock a program that works without us), and no other lock
+ * is taken under it except the span pipeline's (queue, then worker).
+ */
+struct op_http {
+	pthread_mutex_t lock;
+	uint8_t side;
+	unsigned gen;            /* fork generation that created it */
+	bool dead;               /* no longer HTTP: nothing more is traced */
+	int fd;
+	struct op_fd *owner;
+	struct op_http_parser req;   /* the request direction */
+	struct op_http_parser resp;  /* the response direction */
+	struct txn q[OP_PIPELINE_MAX];
+	unsigned q_head, q_len;
+	struct head head;
+	/* Client: the outbound stream, in application bytes. */
+	uint64_t out_sent;       /* taken by the kernel */
+	struct inject inj[OP_INJECT_MAX];
+	unsigned n_inj;
+	/* The peer, looked up once. */
+	bool peer_known;
+	char peer[INET6_ADDRSTRLEN];
+	int peer_port;
+	int64_t in_first_ns;     /* server: first byte of the request being read */
+};
+
+/* Bumped in a forked child: state created before the fork is the parent's. */
+static unsigned fork_gen;
+
+void op_engine_atfork_child(void)
+{
+	fork_gen++;
+}
+
+static const char *const known_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
+};
+
+static bool method_known(const char *m)
+{
+	for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
+		if (!strcmp(m, known_methods[i]))
+			return true;
+	return false;
+}
+
+static void copy_bounded(char *dst, size_t cap, const char *s, size_t len)
+{
+	if (len > cap - 1)
+		len = cap - 1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+static void peer_lookup(struct op_http *h)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int saved = errno;
+
+	h->peer_known = true;
+	h->peer[0] = '\0';
+	if (getpeername(h->fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &in->sin_addr, h->peer, sizeof h->peer);
+			h->peer_port = ntohs(in->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, h->peer, sizeof h->peer);
+			h->peer_port = ntohs(in6->sin6_port);
+		}
+	}
+	errno = saved;
+}
+
+/* ---- the transaction queue ---------------------------------------------- */
+
+static struct txn *q_front(struct op_http *h)
+{
+	return h->q_len ? &h->q[h->q_head] : NULL;
+}
+
+static struct txn *q_push(struct op_http *h)
+{
+	struct txn *t;
+
+	if (h->q_len == OP_PIPELINE_MAX)
+		return NULL;
+	t = &h->q[(h->q_head + h->q_len++) % OP_PIPELINE_MAX];
+	memset(t, 0, sizeof *t);
+	return t;
+}
+
+static void q_pop(struct op_http *h)
+{
+	h->q_head = (h->q_head + 1) % OP_PIPELINE_MAX;
+	h->q_len--;
+}
+
+static const char *errno_type(int err)
+{
+	switch (err) {
+	case ECONNRESET: return "ECONNRESET";
+	case EPIPE: return "EPIPE";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ECONNABORTED: return "ECONNABORTED";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
+	case ENETUNREACH: return "ENETUNREACH";
+	case ENETDOWN: return "ENETDOWN";
+	default: return "_OTHER";
+	}
+}
+
+/* Ends an exchange: `status` from the response, or `error` when there is none. */
+static void finish(struct op_http *h, struct txn *t, const char *error)
+{
+	struct op_span *s = t->span;
+
+	t->span = NULL;
+	if (!s)
+		return;
+	if (t->status) {
+		char code[8];
+
+		op_span_set_int(s, "http.response.status_code", t->status);
+		if (t->status >= (h->side == SIDE_CLIENT ? 400 : 500)) {
+			snprintf(code, sizeof code, "%u", t->status);
+			op_span_set_str(s, "error.type", code);
+			op_span_set_status(s, OP_STATUS_ERROR, NULL);
+		}
+	}
+	if (error) {
+		op_span_set_str(s, "error.type", error);
+		op_span_set_status(s, OP_STATUS_ERROR, NULL);
+	}
+	if (h->side == SIDE_SERVER)
+		op_context_clear_if(s->ctx.span_id);
+	op_span_end(s);
+}
+
+/* Ends every open exchange, as the connection ends or stops being HTTP. */
+static void finish_all(struct op_http *h, const char *error)
+{
+	while (h->q_len) {
+		finish(h, q_front(h), error);
+		q_pop(h);
+	}
+}
+
+static void drop_injections(struct op_http *h)
+{
+	for (unsigned i = 0; i < h->n_inj; i++)
+		free(h->inj[i].bytes);
+	h->n_inj = 0;
+}
+
+/* Called with the lock held when a scanner has given up on the stream. */
+static void go_dead(struct op_http *h)
+{
+	if (h->dead)
+		return;
+	h->dead = true;
+	finish_all(h, NULL);
+	drop_injections(h);
+	atomic_store_explicit(&h->owner->proto, OP_PROTO_OTHER, memory_order_release);
+}
+
+/* ---- attributes ----------------------------------------------------------- */
+
+static void set_method(struct op_span *s, const char *m)
+{
+	if (method_known(m)) {
+		op_span_set_str(s, "http.request.method", m);
+	} else {
+		op_span_set_str(s, "http.request.method", "_OTHER");
+		op_span_set_str(s, "http.request.method_original", m);
+	}
+}
+
+/* host[:port] from a Host header (IPv6 literals in brackets). */
+static void split_host(const char *host, char *name, size_t cap, int *port, int def)
+{
+	const char *colon = NULL, *end;
+
+	*port = def;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end) {
+			copy_bounded(name, cap, host, strlen(host));
+			return;
+		}
+		copy_bounded(name, cap, host + 1, (size_t)(end - host - 1));
+		if (end[1] == ':')
+			colon = end + 1;
+	} else {
+		colon = strchr(host, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;   /* a bare IPv6 address */
+		copy_bounded(name, cap, host, colon ? (size_t)(colon - host) : strlen(host));
+	}
+	if (colon && colon[1]) {
+		char *e;
+		long p = strtol(colon + 1, &e, 10);
+
+		if (*e == '\0' && p > 0 && p < 65536)
+			*port = (int)p;
+	}
+}
+
+static void set_peer(struct op_http *h, struct op_span *s)
+{
+	if (!h->peer_known)
+		peer_lookup(h);
+	if (!h->peer[0])
+		return;
+	op_span_set_str(s, "network.peer.address", h->peer);
+	op_span_set_int(s, "network.peer.port", h->peer_port);
+	if (h->side == SIDE_SERVER)
+		op_span_set_str(s, "client.address", h->peer);
+}
+
+/*
+ * url.full without credentials: an absolute-form target (a proxy request)
+ * may carry user:password@, which the semantic conventions replace with
+ * REDACTED:REDACTED.
+ */
+static void set_url_full(struct op_span *s, const char *host, const char *target)
+{
+	char url[OP_TARGET_MAX + OP_HOST_MAX + 16];
+	const char *rest, *at, *slash;
+
+	if (!strncmp(target, "http://", 7)) {
+		rest = target + 7;
+		slash = strchr(rest, '/');
+		at = memchr(rest, '@', slash ? (size_t)(slash - rest) : strlen(rest));
+		if (at)
+			snprintf(url, sizeof url, "http://REDACTED:REDACTED@%s", at + 1);
+		else
+			snprintf(url, sizeof url, "%s", target);
+	} else {
+		snprintf(url, sizeof url, "http://%s%s", host, target[0] == '/' ? target : "/");
+	}
+	op_span_set_str(s, "url.full", url);
+}
+
+static void client_attributes(struct op_http *h, struct op_span *s)
+{
+	struct head *hd = &h->head;
+	char name[OP_HOST_MAX], hostport[OP_HOST_MAX + 48];
+	const char *target = hd->target ? hd->target : "/";
+	int port;
+
+	set_peer(h, s);
+	set_method(s, hd->method);
+	if (hd->host[0]) {
+		split_host(hd->host, name, sizeof name, &port, 80);
+		snprintf(hostport, sizeof hostport, "%s", hd->host);
+	} else {
+		snprintf(name, sizeof name, "%s", h->peer);
+		port = h->peer_port;
+		if (strchr(h->peer, ':'))
+			snprintf(hostport, sizeof hostport, "[%s]:%d", h->peer, port);
+		else
+			snprintf(hostport, sizeof hostport, "%s:%d", h->peer, port);
+	}
+	if (name[0]) {
+		op_span_set_str(s, "server.address", name);
+		op_span_set_int(s, "server.port", port);
+	}
+	set_url_full(s, hostport, target);
+	op_span_set_str(s, "network.protocol.version", hd->minor == '0' ? "1.0" : "1.1");
+	if (hd->ua[0])
+		op_span_set_str(s, "user_agent.original", hd->ua);
+}
+
+static void server_attributes(struct op_http *h, struct op_span *s)
+{
+	struct head *hd = &h->head;
+	const char *target = hd->target ? hd->target : "/";
+	const char *q = strchr(target, '?');
+	char name[OP_HOST_MAX];
+	int port;
+
+	set_method(s, hd->method);
+	op_span_set_str(s, "url.scheme", "http");
+	op_span_set_strn(s, "url.path", target, q ? (size_t)(q - target) : strlen(target));
+	if (q && q[1])
+		op_span_set_str(s, "url.query", q + 1);
+	if (hd->host[0]) {
+		split_host(hd->host, name, sizeof name, &port, 80);
+		op_span_set_str(s, "server.address", name);
+		op_span_set_int(s, "server.port", port);
+	}
+	set_peer(h, s);
+	op_span_set_str(s, "network.protocol.version", hd->minor == '0' ? "1.0" : "1.1");
+	if (hd->ua[0])
+		op_span_set_str(s, "user_agent.original", hd->ua);
+}
+
+/* ---- the request direction ------------------------------------------------ */
+
+static void head_reset(struct head *hd)
+{
+	free(hd->target);
+	memset(hd, 0, sizeof *hd);
+	hd->inject = -1;
+}
+
+/* Builds the headers that carry `ctx` (and the inbound tracestate). */
+static char *propagation_headers(const struct op_span_ctx *ctx, const char *tracestate,
+				 uint32_t *len)
+{
+	char tp[OP_TRACEPARENT_LEN + 1];
+	size_t cap = 16 + OP_TRACEPARENT_LEN + (tracestate ? 16 + strlen(tracestate) : 0);
+	char *out = malloc(cap);
+	int n;
+
+	if (!out)
+		return NULL;
+	op_traceparent_format(ctx, tp);
+	if (tracestate)
+		n = snprintf(out, cap, "traceparent: %s\r\ntracestate: %s\r\n", tp, tracestate);
+	else
+		n = snprintf(out, cap, "traceparent: %s\r\n", tp);
+	*len = (uint32_t)n;
+	return out;
+}
+
+static int req_start(void *arg, const char *line, size_t len)
+{
+	struct op_http *h = arg;
+	struct op_http_request_line rl;
+	struct txn *t;
+
+	if (op_http_parse_request_line(line, len, &rl) < 0)
+		return -1;
+	head_reset(&h->head);
+	copy_bounded(h->head.method, sizeof h->head.method, rl.method, rl.method_len);
+	h->head.target = strndup(rl.target, rl.target_len < OP_TARGET_MAX ? rl.target_len : OP_TARGET_MAX);
+	h->head.minor = rl.minor;
+	t = q_push(h);
+	if (!t)
+		return -1;     /* too deep a pipeline: stop tracing this connection */
+	t->head = !strcmp(h->head.method, "HEAD");
+	t->connect = !strcmp(h->head.method, "CONNECT");
+	if (h->side == SIDE_SERVER) {
+		h->head.start_ns = h->in_first_ns ? h->in_first_ns : op_now_ns();
+		return 0;
+	}
+
+	/*
+	 * Client: the span exists from the request line on, because the
+	 * header naming it goes right after that line, before the rest of the
+	 * head has even been seen.
+	 */
+	{
+		const char *ts = NULL;
+		const struct op_span_ctx *parent = op_context_get(&ts);
+		char name[OP_METHOD_MAX];
+		struct inject *in;
+
+		snprintf(name, sizeof name, "%s", method_known(h->head.method) ? h->head.method : "_OTHER");
+		t->span = op_span_start(name, OP_SPAN_KIND_CLIENT, parent);
+		if (!t->span || h->n_inj == OP_INJECT_MAX)
+			return 0;
+		in = &h->inj[h->n_inj];
+		memset(in, 0, sizeof *in);
+		in->bytes = propagation_headers(&t->span->ctx, parent ? ts : NULL, &in->len);
+		if (!in->bytes)
+			return 0;
+		in->at = h->req.pos;
+		h->head.inject = (int)h->n_inj++;
+	}
+	return 0;
+}
+
+/* The application's request carries its own trace context: it is traced already. */
+static void withdraw(struct op_http *h)
+{
+	struct txn *t = h->q_len ? &h->q[(h->q_head + h->q_len - 1) % OP_PIPELINE_MAX] : NULL;
+	int i = h->head.inject;
+
+	if (i >= 0 && !h->inj[i].started) {
+		free(h->inj[i].bytes);
+		memmove(&h->inj[i], &h->inj[i + 1], (h->n_inj - (unsigned)i - 1) * sizeof h->inj[0]);
+		h->n_inj--;
+		h->head.inject = -1;
+	}
+	if (t && t->span && h->head.inject < 0) {
+		op_span_free(t->span);
+		t->span = NULL;
+	}
+}
+
+static void req_header(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+	struct op_http *h = arg;
+	struct head *hd = &h->head;
+
+	if (op_http_name_is(name, nlen, "host")) {
+		copy_bounded(hd->host, sizeof hd->host, v, vlen);
+	} else if (op_http_name_is(name, nlen, "user-agent")) {
+		copy_bounded(hd->ua, sizeof hd->ua, v, vlen);
+	} else if (op_http_name_is(name, nlen, "traceparent")) {
+		if (h->side == SIDE_CLIENT)
+			withdraw(h);
+		else if (op_traceparent_parse(v, vlen, &hd->parent) == 0)
+			hd->has_parent = true;
+	} else if (op_http_name_is(name, nlen, "tracestate") && h->side == SIDE_SERVER) {
+		if (op_tracestate_valid(v, vlen))
+			copy_bounded(hd->tracestate, sizeof hd->tracestate, v, vlen);
+	}
+}
+
+static bool head_ignored(struct head *hd)
+{
+	const char *target = hd->target ? hd->target : "/";
+	const char *q = strchr(target, '?');
+
+	return op_config_ignored(&op_cfg, target, q ? (size_t)(q - target) : strlen(target),
+				 hd->ua[0] ? hd->ua : NULL, strlen(hd->ua));
+}
+
+static enum op_http_body req_head_end(void *arg)
+{
+	struct op_http *h = arg;
+	struct head *hd = &h->head;
+	struct txn *t = h->q_len ? &h->q[(h->q_head + h->q_len - 1) % OP_PIPELINE_MAX] : NULL;
+
+	if (!t)
+		return OP_HTTP_BODY_FRAMED;
+	if (h->side == SIDE_CLIENT) {
+		if (t->span && head_ignored(hd)) {
+			op_span_free(t->span);
+			t->span = NULL;
+		} else if (t->span) {
+			client_attributes(h, t->span);
+		}
+		return OP_HTTP_BODY_FRAMED;
+	}
+
+	/* Server: the parent is known only now that the whole head is in. */
+	if (!head_ignored(hd)) {
+		char name[OP_METHOD_MAX];
+
+		snprintf(name, sizeof name, "%s", method_known(hd->method) ? hd->method : "_OTHER");
+		t->span = op_span_start(name, OP_SPAN_KIND_SERVER, hd->has_parent ? &hd->parent : NULL);
+		if (t->span) {
+			t->span->start_ns = hd->start_ns;
+			server_attributes(h, t->span);
+			op_context_set(&t->span->ctx, hd->tracestate[0] ? hd->tracestate : NULL,
+				       strlen(hd->tracestate));
+		}
+	}
+	return OP_HTTP_BODY_FRAMED;
+}
+
+static void req_end(void *arg)
+{
+	struct op_http *h = arg;
+
+	h->in_first_ns = 0;
+	head_reset(&h->head);
+}
+
+static const struct op_http_cb req_cb = {
+	.on_start = req_start,
+	.on_header = req_header,
+	.on_head_end = req_head_end,
+	.on_message_end = req_end,
+};
+
+/* ---- the response direction ----------------------------------------------- */
+
+static int resp_start(void *arg, const char *line, size_t len)
+{
+	struct op_http *h = arg;
+	struct txn *t = q_front(h);
+	char minor;
+	int code = op_http_parse_status_line(line, len, &minor);
+
+	/* A response with no request before it: not a conversation we follow. */
+	if (code < 0 || !t)
+		return -1;
+	t->status = (uint16_t)code;
+	return 0;
+}
+
+static void resp_header(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+}
+
+static enum op_http_body resp_head_end(void *arg)
+{
+	struct op_http *h = arg;
+	struct txn *t = q_front(h);
+
+	if (!t)
+		return OP_HTTP_BODY_UPGRADE;
+	if (t->status == 101 || (t->connect && t->status >= 200 && t->status < 300)) {
+		finish(h, t, NULL);
+		q_pop(h);
+		return OP_HTTP_BODY_UPGRADE;
+	}
+	if (t->status < 200 || t->head || t->status == 204 || t->status == 304)
+		return OP_HTTP_BODY_NONE;
+	return OP_HTTP_BODY_FRAMED;
+}
+
+static void resp_end(void *arg)
+{
+	struct op_http *h = arg;
+	struct txn *t = q_front(h);
+
+	/* An interim (1xx) response: the final one is still to come. */
+	if (!t || t->status < 200)
+		return;
+	finish(h, t, NULL);
+	q_pop(h);
+}
+
+static const struct op_http_cb resp_cb = {
+	.on_start = resp_start,
+	.on_header = resp_header,
+	.on_head_end = resp_head_end,
+	.on_message_end = resp_end,
+};
+
+/* ---- feeding ------------------------------------------------------------- */
+
+/* Shows `n` bytes of `iov`, starting `skip` bytes in, to a scanner. */
+static void feed(struct op_http *h, struct op_http_parser *p, const struct op_http_cb *cb,
+		 const struct iovec *iov, int iovcnt, size_t skip, size_t n)
+{
+	for (int i = 0; i < iovcnt && n > 0 && !h->dead; i++) {
+		size_t len = iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		len -= skip;
+		if (len > n)
+			len = n;
+		op_http_feed(p, (const char *)iov[i].iov_base + skip, len, cb, h);
+		n -= len;
+		skip = 0;
+		if (p->state == OP_HTTP_DEAD)
+			go_dead(h);
+	}
+}
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+static int first_byte(const struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len)
+			return *(const unsigned char *)iov[i].iov_base;
+	return -1;
+}
+
+/*
+ * The connection's HTTP state, created by its first bytes when they can
+ * start the right kind of message; NULL when the fd is not (or no longer)
+ * followed. `out` tells the direction of those bytes.
+ */
+static struct op_http *http_of(struct op_fd *f, int fd, bool out, int c)
+{
+	struct op_http *h = atomic_load_explicit(&f->http, memory_order_acquire), *none = NULL;
+	enum side side;
+
+	if (h)
+		return h->gen == fork_gen && !h->dead ? h : NULL;
+	if (atomic_load_explicit(&f->proto, memory_order_acquire) != OP_PROTO_UNKNOWN || c < 0)
+		return NULL;
+	if (f->kind == OP_FD_TCP_CLIENT && out)
+		side = SIDE_CLIENT;
+	else if (f->kind == OP_FD_TCP_SERVER && !out)
+		side = SIDE_SERVER;
+	else
+		side = (enum side)-1;
+	op_sdk_init();
+	if ((int)side < 0 || !op_sdk_enabled() ||
+	    !op_http_may_start(OP_HTTP_REQUEST, (unsigned char)c)) {
+		/* The other end spoke first, or these are not HTTP bytes. */
+		if (f->kind != OP_FD_TCP)
+			atomic_store_explicit(&f->proto, OP_PROTO_OTHER, memory_order_release);
+		return NULL;
+	}
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->side = (uint8_t)side;
+	h->gen = fork_gen;
+	h->fd = fd;
+	h->owner = f;
+	h->head.inject = -1;
+	op_http_init(&h->req, OP_HTTP_REQUEST);
+	op_http_init(&h->resp, OP_HTTP_RESPONSE);
+	if (!atomic_compare_exchange_strong_explicit(&f->http, &none, h, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		op_http_free(&h->req);
+		op_http_free(&h->resp);
+		free(h);
+		return none->gen == fork_gen && !none->dead ? none : NULL;
+	}
+	atomic_store_explicit(&f->proto, OP_PROTO_HTTP, memory_order_release);
+	return h;
+}
+
+/*
+ * Lays out the application's bytes of this call with the pending header
+ * insertions that fall inside them. Returns the number of iovecs, or -1
+ * when they do not fit.
+ */
+static int layout(struct op_http *h, const struct iovec *iov, int iovcnt, size_t n,
+		  struct iovec *v, int cap)
+{
+	uint64_t base = h->out_sent;
+	unsigned k = 0;
+	size_t pos = 0;
+	int c = 0;
+
+	for (int i = 0; i <= iovcnt; i++) {
+		size_t off = 0, len = i < iovcnt ? iov[i].iov_len : 0;
+
+		for (;;) {
+			/* Insertions at the current position come before more app bytes. */
+			while (k < h->n_inj && h->inj[k].at == base + pos + off) {
+				struct inject *in = &h->inj[k++];
+
+				if (c == cap)
+					return -1;
+				v[c].iov_base = in->bytes + in->done;
+				v[c++].iov_len = in->len - in->done;
+			}
+			if (off == len)
+				break;
+			{
+				size_t take = len - off;
+
+				if (k < h->n_inj && h->inj[k].at < base + pos + len)
+					take = (size_t)(h->inj[k].at - (base + pos + off));
+				if (c == cap)
+					return -1;
+				v[c].iov_base = (char *)iov[i].iov_base + off;
+				v[c++].iov_len = take;
+				off += take;
+			}
+		}
+		pos += len;
+	}
+	(void)n;
+	return c;
+}
+
+/*
+ * Accounts for `r` bytes the kernel took from a layout: header bytes
+ * advance their insertion, the rest are the application's. Returns the
+ * application's count.
+ */
+static size_t account(struct op_http *h, size_t n, size_t r)
+{
+	uint64_t base = h->out_sent;
+	size_t app = 0;
+	unsigned k = 0;
+
+	while (r > 0) {
+		if (k < h->n_inj && h->inj[k].at == base + app) {
+			struct inject *in = &h->inj[k];
+			size_t take = in->len - in->done < r ? in->len - in->done : r;
+
+			in->done += (uint32_t)take;
+			in->started = true;
+			r -= take;
+			if (in->done == in->len)
+				k++;
+			else
+				break;
+		} else {
+			size_t next = k < h->n_inj ? (size_t)(h->inj[k].at - base) : n;
+			size_t take = next - app < r ? next - app : r;
+
+			if (take == 0)
+				break;
+			app += take;
+			r -= take;
+		}
+	}
+	/* Completed insertions leave the list. */
+	if (k) {
+		for (unsigned i = 0; i < k; i++)
+			free(h->inj[i].bytes);
+		memmove(h->inj, h->inj + k, (h->n_inj - k) * sizeof h->inj[0]);
+		h->n_inj -= k;
+		if (h->head.inject >= 0)
+			h->head.inject = h->head.inject >= (int)k ? h->head.inject - (int)k : -1;
+	}
+	h->out_sent += app;
+	return app;
+}
+
+static bool inject_due(struct op_http *h, size_t n)
+{
+	return h->n_inj && h->inj[0].at <= h->out_sent + n;
+}
+
+static ssize_t send_injected(struct op_http *h, int fd, const struct iovec *iov, int iovcnt,
+			     size_t n, int flags)
+{
+	struct iovec stack[OP_IOV_STACK], *v = stack;
+	int cap = OP_IOV_STACK, c;
+	ssize_t r;
+	size_t app;
+
+	if (iovcnt + 2 * OP_INJECT_MAX > OP_IOV_STACK) {
+		cap = iovcnt + 2 * OP_INJECT_MAX;
+		if (cap > IOV_MAX || !(v = malloc((size_t)cap * sizeof *v)))
+			return -2;
+	}
+	for (;;) {
+		struct msghdr m = { 0 };
+
+		pthread_mutex_lock(&h->lock);
+		c = layout(h, iov, iovcnt, n, v, cap);
+		pthread_mutex_unlock(&h->lock);
+		if (c < 0) {
+			r = -2;
+			break;
+		}
+		m.msg_iov = v;
+		m.msg_iovlen = (size_t)c;
+		r = REAL(sendmsg)(fd, &m, flags);
+		if (r < 0)
+			break;
+		pthread_mutex_lock(&h->lock);
+		app = account(h, n, (size_t)r);
+		pthread_mutex_unlock(&h->lock);
+		/*
+		 * Only header bytes went: the application must not see 0 for a
+		 * non-empty write. Go again; a full non-blocking socket now
+		 * answers EAGAIN, which is what the application gets.
+		 */
+		if (app > 0 || r == 0 || n == 0) {
+			r = (ssize_t)app;
+			break;
+		}
+	}
+	if (v != stack)
+		free(v);
+	return r;
+}
+
+ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int flags,
+		       int can_inject, const struct op_plain *plain)
+{
+	size_t n = iov_total(iov, iovcnt), parsed;
+	struct op_http *h = http_of(f, plain->fd, true, first_byte(iov, iovcnt));
+	ssize_t r;
+	int err;
+
+	if (!h)
+		return plain->fn(plain);
+
+	if (h->side == SIDE_SERVER) {
+		r = plain->fn(plain);
+		err = errno;
+		pthread_mutex_lock(&h->lock);
+		if (r > 0 && !h->dead)
+			feed(h, &h->resp, &resp_cb, iov, iovcnt, 0, (size_t)r);
+		pthread_mutex_unlock(&h->lock);
+		errno = err;
+		return r;
+	}
+
+	/*
+	 * Client: the request scanner reads ahead of what the kernel takes, so
+	 * every header insertion in these bytes is known before they go out.
+	 * A partial write is retried by the application with the bytes the
+	 * kernel did not take; the scanner has seen those already.
+	 */
+	pthread_mutex_lock(&h->lock);
+	parsed = h->req.pos > h->out_sent ? (size_t)(h->req.pos - h->out_sent) : 0;
+	if (!h->dead && parsed < n)
+		feed(h, &h->req, &req_cb, iov, iovcnt, parsed, n - parsed);
+	if (h->dead || !inject_due(h, n) || !can_inject) {
+		if (!can_inject)
+			drop_injections(h);
+		pthread_mutex_unlock(&h->lock);
+		r = plain->fn(plain);
+		err = errno;
+		if (r > 0) {
+			pthread_mutex_lock(&h->lock);
+			h->out_sent += (uint64_t)r;
+			pthread_mutex_unlock(&h->lock);
+		}
+		goto out;
+	}
+	pthread_mutex_unlock(&h->lock);
+
+	r = send_injected(h, plain->fd, iov, iovcnt, n, flags);
+	err = errno;
+	if (r == -2) {
+		/* Too many pieces to lay out: this request goes without the header. */
+		pthread_mutex_lock(&h->lock);
+		drop_injections(h);
+		pthread_mutex_unlock(&h->lock);
+		r = plain->fn(plain);
+		err = errno;
+		if (r > 0) {
+			pthread_mutex_lock(&h->lock);
+			h->out_sent += (uint64_t)r;
+			pthread_mutex_unlock(&h->lock);
+		}
+	}
+out:
+	if (r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+		pthread_mutex_lock(&h->lock);
+		finish_all(h, errno_type(err));
+		pthread_mutex_unlock(&h->lock);
+	}
+	errno = err;
+	return r;
+}
+
+void op_engine_recv(struct op_fd *f, int fd, const struct iovec *iov, int iovcnt,
+		    ssize_t r, int err)
+{
+	struct op_http *h = http_of(f, fd, false, r > 0 ? first_byte(iov, iovcnt) : -1);
+	struct op_http_parser *p;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	p = h->side == SIDE_SERVER ? &h->req : &h->resp;
+	if (h->dead) {
+		/* nothing */
+	} else if (r > 0) {
+		if (h->side == SIDE_SERVER && op_http_idle(p) && !h->in_first_ns)
+			h->in_first_ns = op_now_ns();
+		feed(h, p, h->side == SIDE_SERVER ? &req_cb : &resp_cb, iov, iovcnt, 0, (size_t)r);
+	} else if (r == 0 && h->side == SIDE_CLIENT) {
+		op_http_eof(p, &resp_cb, h);
+		finish_all(h, "connection_closed");
+	} else if (r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR &&
+		   h->side == SIDE_CLIENT) {
+		finish_all(h, errno_type(err));
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void op_engine_sendfile(struct op_fd *f, ssize_t r)
+{
+	struct op_http *h = atomic_load_explicit(&f->http, memory_order_acquire);
+
+	if (!h || h->gen != fork_gen || r <= 0)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (!h->dead && h->side == SIDE_SERVER) {
+		op_http_skip(&h->resp, (size_t)r, &resp_cb, h);
+		if (h->resp.state == OP_HTTP_DEAD)
+			go_dead(h);
+	} else if (!h->dead) {
+		/* A request body from a file: the scanner cannot follow the stream past it. */
+		h->out_sent += (uint64_t)r;
+		op_http_skip(&h->req, (size_t)r, &req_cb, h);
+		if (h->req.state == OP_HTTP_DEAD)
+			go_dead(h);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void op_engine_shutdown(struct op_fd *f, int how)
+{
+	struct op_http *h = atomic_load_explicit(&f->http, memory_order_acquire);
+
+	if (!h || h->gen != fork_gen || how == SHUT_RD)
+		return;
+	pthread_mutex_lock(&h->lock);
+	/* A server ending its side completes a close-delimited response. */
+	if (!h->dead && h->side == SIDE_SERVER)
+		op_http_eof(&h->resp, &resp_cb, h);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void op_engine_free(struct op_http *h)
+{
+	if (h->gen == fork_gen) {
+		pthread_mutex_lock(&h->lock);
+		if (!h->dead) {
+			op_http_eof(&h->resp, &resp_cb, h);
+			finish_all(h, "connection_closed");
+		}
+		pthread_mutex_unlock(&h->lock);
+	} else {
+		/* The parent's exchanges: the parent ends and exports them. */
+		for (unsigned i = 0; i < h->q_len; i++)
+			op_span_free(h->q[(h->q_head + i) % OP_PIPELINE_MAX].span);
+		h->q_len = 0;
+		pthread_mutex_init(&h->lock, NULL);
+	}
+	drop_injections(h);
+	head_reset(&h->head);
+	op_http_free(&h->req);
+	op_http_free(&h->resp);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

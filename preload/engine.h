@@ -1,0 +1,61 @@
+/*
+ * The protocol engine: turns the bytes the hooks see on a TCP connection
+ * into HTTP/1.x spans, injects the trace headers into outbound requests and
+ * extracts them from inbound ones. It does not know which hook fed it.
+ *
+ * One engine serves both ends: on a connect()ed socket the application is
+ * the client (requests out, responses in); on an accept()ed one it is the
+ * server (requests in, responses out).
+ */
+#ifndef OP_ENGINE_H
+#define OP_ENGINE_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "fdtable.h"
+
+/* The application's own send, for the calls the engine does not rewrite. */
+struct op_plain {
+	ssize_t (*fn)(const struct op_plain *p);
+	int fd;
+	const void *buf;        /* write, send, sendto */
+	size_t len;
+	int flags;
+	const struct sockaddr *addr;
+	socklen_t addrlen;
+	const struct iovec *iov; /* writev */
+	int iovcnt;
+	const struct msghdr *msg; /* sendmsg */
+};
+
+/*
+ * An outbound call on a tracked fd: `iov` is what the application passes
+ * (one element for write/send), `plain` performs its call unchanged.
+ * Returns what the application must see: the count of its own bytes the
+ * kernel took, or -1 with errno. Header bytes the engine adds are never
+ * counted, and bytes are never lost or doubled across partial writes.
+ * `can_inject` is false for calls whose form the engine must not rewrite
+ * (sendmsg with ancillary data).
+ */
+ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int flags,
+		       int can_inject, const struct op_plain *plain);
+
+/* An inbound call returned `r` (bytes in `iov`, or -1 with `err`, or 0 at EOF). */
+void op_engine_recv(struct op_fd *f, int fd, const struct iovec *iov, int iovcnt,
+		    ssize_t r, int err);
+
+/* sendfile() moved `r` bytes of a body on `f`. */
+void op_engine_sendfile(struct op_fd *f, ssize_t r);
+
+/* shutdown(how) succeeded. */
+void op_engine_shutdown(struct op_fd *f, int how);
+
+/* In a forked child: state created before the fork is the parent's. */
+void op_engine_atfork_child(void);
+
+/* The connection's last fd is gone: finish what is open and free `h`. */
+void op_engine_free(struct op_http *h);
+
+#endif

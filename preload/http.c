@@ -1,0 +1,398 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+void op_http_init(struct op_http_parser *p, enum op_http_role role)
+{
+	memset(p, 0, sizeof *p);
+	p->role = (uint8_t)role;
+	p->state = OP_HTTP_START;
+}
+
+void op_http_free(struct op_http_parser *p)
+{
+	free(p->line);
+	p->line = NULL;
+	p->line_len = p->line_cap = 0;
+}
+
+bool op_http_may_start(enum op_http_role role, unsigned char c)
+{
+	return role == OP_HTTP_REQUEST ? (c >= 'A' && c <= 'Z') : c == 'H';
+}
+
+bool op_http_name_is(const char *s, size_t len, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char a = (unsigned char)s[i], b = (unsigned char)name[i];
+
+		if (!b)
+			return false;
+		if (a >= 'A' && a <= 'Z')
+			a += 'a' - 'A';
+		if (b >= 'A' && b <= 'Z')
+			b += 'a' - 'A';
+		if (a != b)
+			return false;
+	}
+	return name[len] == '\0';
+}
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int op_http_parse_request_line(const char *line, size_t len, struct op_http_request_line *rl)
+{
+	size_t i = 0, t;
+
+	while (i < len && is_tchar((unsigned char)line[i]))
+		i++;
+	if (i == 0 || i >= len || line[i] != ' ')
+		return -1;
+	rl->method = line;
+	rl->method_len = i;
+	t = ++i;
+	while (i < len && line[i] != ' ' && (unsigned char)line[i] > ' ' && line[i] != 0x7f)
+		i++;
+	if (i == t || i >= len || line[i] != ' ')
+		return -1;
+	rl->target = line + t;
+	rl->target_len = i - t;
+	i++;
+	if (len - i != 8 || memcmp(line + i, "HTTP/1.", 7) || (line[i + 7] != '0' && line[i + 7] != '1'))
+		return -1;
+	rl->minor = line[i + 7];
+	return 0;
+}
+
+int op_http_parse_status_line(const char *line, size_t len, char *minor)
+{
+	int code = 0;
+
+	if (len < 12 || memcmp(line, "HTTP/1.", 7) || (line[7] != '0' && line[7] != '1') ||
+	    line[8] != ' ')
+		return -1;
+	for (int i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return -1;
+		code = code * 10 + (line[i] - '0');
+	}
+	if (len > 12 && line[12] != ' ')
+		return -1;
+	if (code < 100)
+		return -1;
+	*minor = line[7];
+	return code;
+}
+
+/* Keeps up to OP_HTTP_LINE_MAX bytes of a line that continues in a later call. */
+static void keep(struct op_http_parser *p, const char *s, size_t n)
+{
+	size_t room;
+
+	if (p->line_len + n > p->line_cap && p->line_cap < OP_HTTP_LINE_MAX) {
+		size_t cap = p->line_cap ? p->line_cap : 256;
+		char *grown;
+
+		while (cap < p->line_len + n && cap < OP_HTTP_LINE_MAX)
+			cap *= 2;
+		if (cap > OP_HTTP_LINE_MAX)
+			cap = OP_HTTP_LINE_MAX;
+		grown = realloc(p->line, cap);
+		if (grown) {
+			p->line = grown;
+			p->line_cap = (uint32_t)cap;
+		}
+	}
+	room = p->line_cap - p->line_len;
+	if (n > room) {
+		n = room;
+		p->line_cut = true;
+	}
+	if (n) {
+		memcpy(p->line + p->line_len, s, n);
+		p->line_len += (uint32_t)n;
+	}
+}
+
+static void message_end(struct op_http_parser *p, const struct op_http_cb *cb, void *arg)
+{
+	p->state = OP_HTTP_START;
+	p->chunked = p->has_length = false;
+	p->remaining = 0;
+	cb->on_message_end(arg);
+}
+
+static const char *trim(const char *s, size_t *len)
+{
+	while (*len && (*s == ' ' || *s == '\t'))
+		s++, (*len)--;
+	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	return s;
+}
+
+/* Transfer-Encoding: chunked is the final coding when present. */
+static bool ends_chunked(const char *v, size_t len)
+{
+	const char *last = v;
+	size_t l;
+
+	for (size_t i = 0; i < len; i++)
+		if (v[i] == ',')
+			last = v + i + 1;
+	l = len - (size_t)(last - v);
+	last = trim(last, &l);
+	return op_http_name_is(last, l, "chunked");
+}
+
+static void header_line(struct op_http_parser *p, const char *line, size_t len,
+			const struct op_http_cb *cb, void *arg)
+{
+	const char *colon = memchr(line, ':', len), *v;
+	size_t nlen, vlen;
+
+	if (!colon)
+		return;    /* not a field line: tolerated, ignored */
+	nlen = (size_t)(colon - line);
+	v = colon + 1;
+	vlen = len - nlen - 1;
+	v = trim(v, &vlen);
+	if (op_http_name_is(line, nlen, "transfer-encoding")) {
+		p->chunked = ends_chunked(v, vlen);
+	} else if (op_http_name_is(line, nlen, "content-length") && !p->has_length) {
+		uint64_t n = 0;
+		size_t i;
+
+		for (i = 0; i < vlen && v[i] >= '0' && v[i] <= '9' && n < (UINT64_MAX - 9) / 10; i++)
+			n = n * 10 + (uint64_t)(v[i] - '0');
+		if (i == vlen && vlen > 0) {
+			p->has_length = true;
+			p->remaining = n;
+		}
+	}
+	cb->on_header(arg, line, nlen, v, vlen);
+}
+
+static void head_end(struct op_http_parser *p, const struct op_http_cb *cb, void *arg)
+{
+	enum op_http_body body = cb->on_head_end(arg);
+
+	if (body == OP_HTTP_BODY_UPGRADE) {
+		p->state = OP_HTTP_DEAD;
+	} else if (body == OP_HTTP_BODY_NONE) {
+		message_end(p, cb, arg);
+	} else if (p->chunked) {
+		p->state = OP_HTTP_CHUNK_SIZE;
+		p->remaining = 0;
+	} else if (p->has_length && p->remaining > 0) {
+		p->state = OP_HTTP_BODY_LENGTH;
+	} else if (p->has_length || p->role == OP_HTTP_REQUEST) {
+		message_end(p, cb, arg);
+	} else {
+		p->state = OP_HTTP_BODY_CLOSE;
+	}
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static void line_done(struct op_http_parser *p, const char *line, size_t len,
+		      const struct op_http_cb *cb, void *arg)
+{
+	uint64_t size = 0;
+	size_t i;
+	int h;
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	switch (p->state) {
+	case OP_HTTP_LINE:
+		p->chunked = p->has_length = false;
+		p->remaining = 0;
+		if (cb->on_start(arg, line, len) < 0)
+			p->state = OP_HTTP_DEAD;
+		else
+			p->state = OP_HTTP_HEADERS;
+		break;
+	case OP_HTTP_HEADERS:
+		if (len == 0)
+			head_end(p, cb, arg);
+		else
+			header_line(p, line, len, cb, arg);
+		break;
+	case OP_HTTP_CHUNK_SIZE:
+		for (i = 0; i < len && (h = hexval(line[i])) >= 0; i++) {
+			if (size >> 59) {
+				p->state = OP_HTTP_DEAD;
+				return;
+			}
+			size = size * 16 + (uint64_t)h;
+		}
+		if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t')) {
+			p->state = OP_HTTP_DEAD;
+			return;
+		}
+		if (size == 0) {
+			p->state = OP_HTTP_TRAILERS;
+		} else {
+			p->remaining = size;
+			p->state = OP_HTTP_CHUNK_DATA;
+		}
+		break;
+	case OP_HTTP_CHUNK_CRLF:
+		p->state = len == 0 ? OP_HTTP_CHUNK_SIZE : OP_HTTP_DEAD;
+		break;
+	case OP_HTTP_TRAILERS:
+		if (len == 0)
+			message_end(p, cb, arg);
+		break;
+	default:
+		break;
+	}
+}
+
+void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
+		  const struct op_http_cb *cb, void *arg)
+{
+	uint64_t base = p->pos;
+	size_t i = 0;
+
+	/* Whatever happens below, these bytes count as followed. */
+	p->pos = base + n;
+	while (i < n) {
+		const char *nl;
+		size_t take;
+
+		switch (p->state) {
+		case OP_HTTP_DEAD:
+		case OP_HTTP_BODY_CLOSE:
+			return;
+		case OP_HTTP_START:
+			/* RFC 9112 2.2: empty lines before a request line are ignored. */
+			while (i < n && (buf[i] == '\r' || buf[i] == '\n'))
+				i++;
+			if (i == n)
+				return;
+			if (!op_http_may_start((enum op_http_role)p->role, (unsigned char)buf[i])) {
+				p->state = OP_HTTP_DEAD;
+				return;
+			}
+			p->state = OP_HTTP_LINE;
+			break;
+		case OP_HTTP_BODY_LENGTH:
+		case OP_HTTP_CHUNK_DATA:
+			take = n - i < p->remaining ? n - i : (size_t)p->remaining;
+			i += take;
+			p->remaining -= take;
+			if (p->remaining == 0) {
+				if (p->state == OP_HTTP_CHUNK_DATA)
+					p->state = OP_HTTP_CHUNK_CRLF;
+				else
+					message_end(p, cb, arg);
+			}
+			break;
+		default:
+			nl = memchr(buf + i, '\n', n - i);
+			if (!nl) {
+				keep(p, buf + i, n - i);
+				return;
+			}
+			take = (size_t)(nl - (buf + i));
+			p->pos = base + i + take + 1;
+			if (p->line_len) {
+				keep(p, buf + i, take);
+				line_done(p, p->line, p->line_len, cb, arg);
+			} else {
+				line_done(p, buf + i, take, cb, arg);
+			}
+			p->line_len = 0;
+			p->line_cut = false;
+			i += take + 1;
+			p->pos = base + n;
+			break;
+		}
+	}
+}
+
+void op_http_skip(struct op_http_parser *p, size_t n, const struct op_http_cb *cb, void *arg)
+{
+	p->pos += n;
+	while (n > 0) {
+		size_t take;
+
+		switch (p->state) {
+		case OP_HTTP_BODY_CLOSE:
+		case OP_HTTP_DEAD:
+			return;
+		case OP_HTTP_BODY_LENGTH:
+		case OP_HTTP_CHUNK_DATA:
+			take = n < p->remaining ? n : (size_t)p->remaining;
+			n -= take;
+			p->remaining -= take;
+			if (p->remaining == 0) {
+				if (p->state == OP_HTTP_CHUNK_DATA)
+					p->state = OP_HTTP_CHUNK_CRLF;
+				else
+					message_end(p, cb, arg);
+			}
+			/* What follows a skipped body would have to be shown. */
+			if (n > 0)
+				p->state = OP_HTTP_DEAD;
+			return;
+		default:
+			p->state = OP_HTTP_DEAD;
+			return;
+		}
+	}
+}
+
+bool op_http_eof(struct op_http_parser *p, const struct op_http_cb *cb, void *arg)
+{
+	if (p->state == OP_HTTP_BODY_CLOSE) {
+		message_end(p, cb, arg);
+		p->state = OP_HTTP_DEAD;
+		return true;
+	}
+	return op_http_idle(p);
+}
+
+long op_http_peek_line(const struct op_http_parser *p, const char *buf, size_t n,
+		       char *out, size_t cap, size_t *end)
+{
+	size_t s = 0, len = 0, part;
+	const char *nl;
+
+	if (p->state != OP_HTTP_START && p->state != OP_HTTP_LINE)
+		return -1;
+	if (p->line_len == 0)
+		while (s < n && (buf[s] == '\r' || buf[s] == '\n'))
+			s++;
+	nl = memchr(buf + s, '\n', n - s);
+	if (!nl || cap == 0)
+		return -1;
+	part = p->line_len < cap - 1 ? p->line_len : cap - 1;
+	if (part)
+		memcpy(out, p->line, part);
+	len = part;
+	part = (size_t)(nl - (buf + s));
+	if (part > cap - 1 - len)
+		part = cap - 1 - len;
+	memcpy(out + len, buf + s, part);
+	len += part;
+	if (len && out[len - 1] == '\r')
+		len--;
+	out[len] = '\0';
+	*end = (size_t)(nl - buf) + 1;
+	return (long)len;
+}

@@ -1,0 +1,134 @@
+/*
+ * A streaming HTTP/1.x message scanner: it follows one direction of a
+ * connection byte by byte, across any split of the stream into calls, and
+ * reports the start line, each header, the end of the head and the end of
+ * each message. It never copies more than one partial line (bounded by
+ * OP_HTTP_LINE_MAX) and never changes the bytes it is shown.
+ *
+ * Framing follows RFC 9112: chunked (with trailers), Content-Length, or
+ * (responses only) close-delimited; requests without either have no body.
+ * Which responses have no body (HEAD, 1xx, 204, 304) and which end HTTP on
+ * the connection (101, a 2xx to CONNECT) is the caller's knowledge, given
+ * back from on_head_end.
+ */
+#ifndef OP_HTTP_H
+#define OP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Longest start or header line kept whole. Longer lines are still followed
+ * (the stream stays in sync) but reported cut to this length.
+ */
+#define OP_HTTP_LINE_MAX 8192
+
+enum op_http_role {
+	OP_HTTP_REQUEST,
+	OP_HTTP_RESPONSE,
+};
+
+/* What on_head_end tells the scanner about the body that follows. */
+enum op_http_body {
+	OP_HTTP_BODY_FRAMED,   /* from the headers (chunked, length, or close) */
+	OP_HTTP_BODY_NONE,     /* no body whatever the headers say */
+	OP_HTTP_BODY_UPGRADE,  /* the bytes after the head are not HTTP any more */
+};
+
+struct op_http_cb {
+	/* The start line, without CRLF. Return -1 when it is not HTTP/1.x. */
+	int (*on_start)(void *arg, const char *line, size_t len);
+	void (*on_header)(void *arg, const char *name, size_t nlen,
+			  const char *value, size_t vlen);
+	enum op_http_body (*on_head_end)(void *arg);
+	void (*on_message_end)(void *arg);
+};
+
+enum op_http_state {
+	OP_HTTP_START,         /* before a message: blank lines are skipped */
+	OP_HTTP_LINE,          /* inside the start line */
+	OP_HTTP_HEADERS,
+	OP_HTTP_BODY_LENGTH,
+	OP_HTTP_CHUNK_SIZE,
+	OP_HTTP_CHUNK_DATA,
+	OP_HTTP_CHUNK_CRLF,
+	OP_HTTP_TRAILERS,
+	OP_HTTP_BODY_CLOSE,    /* a response ending with the connection */
+	OP_HTTP_DEAD,          /* not HTTP/1.x (any more): ignore the rest */
+};
+
+struct op_http_parser {
+	uint8_t role;          /* enum op_http_role */
+	uint8_t state;         /* enum op_http_state */
+	bool chunked;          /* the current head said Transfer-Encoding: chunked */
+	bool has_length;
+	bool line_cut;         /* the partial line outgrew OP_HTTP_LINE_MAX */
+	uint64_t remaining;    /* body or chunk bytes still to come */
+	/*
+	 * Bytes of the stream followed so far. Inside on_start it is the
+	 * offset just past the start line's '\n': where a header can go.
+	 */
+	uint64_t pos;
+	char *line;            /* partial line carried between calls (heap) */
+	uint32_t line_len;
+	uint32_t line_cap;
+};
+
+void op_http_init(struct op_http_parser *p, enum op_http_role role);
+void op_http_free(struct op_http_parser *p);
+
+/* Follows `n` more bytes of the stream. */
+void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
+		  const struct op_http_cb *cb, void *arg);
+
+/*
+ * `n` bytes went out without being shown (sendfile): fine inside a body,
+ * anything else loses the thread of the stream and kills the scanner.
+ */
+void op_http_skip(struct op_http_parser *p, size_t n,
+		  const struct op_http_cb *cb, void *arg);
+
+/*
+ * The stream ended. Returns true when that completed a close-delimited
+ * message (on_message_end was called) or no message was under way.
+ */
+bool op_http_eof(struct op_http_parser *p, const struct op_http_cb *cb, void *arg);
+
+/* True between messages: nothing of the next one seen yet. */
+static inline bool op_http_idle(const struct op_http_parser *p)
+{
+	return p->state == OP_HTTP_START && p->line_len == 0;
+}
+
+/*
+ * For a scanner at the start of a request (START or LINE): finds where the
+ * request line ends if `buf` completes it. On success copies the whole line
+ * (what earlier calls left in the scanner plus the part in `buf`, without
+ * CRLF, cut to `cap - 1`) into `out`, sets *end to the offset in `buf` just
+ * past its '\n', and returns the line's length. Returns -1 when `buf` does
+ * not complete the line.
+ */
+long op_http_peek_line(const struct op_http_parser *p, const char *buf, size_t n,
+		       char *out, size_t cap, size_t *end);
+
+/* Request line parts. Returns 0, or -1 when it is not "METHOD SP TARGET SP HTTP/1.x". */
+struct op_http_request_line {
+	const char *method;
+	size_t method_len;
+	const char *target;
+	size_t target_len;
+	char minor;            /* '0' or '1' */
+};
+int op_http_parse_request_line(const char *line, size_t len, struct op_http_request_line *rl);
+
+/* Status line: returns the status code, or -1 when it is not "HTTP/1.x NNN ...". */
+int op_http_parse_status_line(const char *line, size_t len, char *minor);
+
+/* Case-insensitive comparison of a header name of length `len` with `name`. */
+bool op_http_name_is(const char *s, size_t len, const char *name);
+
+/* A plausible first byte of an HTTP/1.x start line for `role`. */
+bool op_http_may_start(enum op_http_role role, unsigned char c);
+
+#endif
