@@ -12,7 +12,9 @@
  */
 struct tls_ctx {
 	struct op_span_ctx ctx;
+	struct op_span_ctx inbound;
 	bool valid;
+	bool has_inbound;
 };
 
 static __thread struct tls_ctx current;
@@ -27,10 +29,14 @@ static void key_init(void)
 	key_ok = pthread_key_create(&ts_key, free) == 0;
 }
 
-void op_context_set(const struct op_span_ctx *ctx, const char *tracestate, size_t ts_len)
+void op_context_set(const struct op_span_ctx *ctx, const struct op_span_ctx *inbound,
+		    const char *tracestate, size_t ts_len)
 {
 	current.ctx = *ctx;
 	current.valid = true;
+	current.has_inbound = inbound != NULL;
+	if (inbound)
+		current.inbound = *inbound;
 	if (current_ts)
 		current_ts[0] = '\0';
 	if (!tracestate || !op_tracestate_valid(tracestate, ts_len))
@@ -52,6 +58,13 @@ void op_context_clear_if(const uint8_t span_id[8])
 		if (current_ts)
 			current_ts[0] = '\0';
 	}
+}
+
+bool op_context_forwarded(const struct op_span_ctx *out)
+{
+	return current.valid && current.has_inbound &&
+	       !memcmp(out->trace_id, current.inbound.trace_id, 16) &&
+	       !memcmp(out->span_id, current.inbound.span_id, 8);
 }
 
 const struct op_span_ctx *op_context_get(const char **tracestate)

@@ -16,8 +16,21 @@
 
 #include "span.h"
 
-/* Makes `ctx` (and its inbound tracestate, may be NULL) this thread's. */
-void op_context_set(const struct op_span_ctx *ctx, const char *tracestate, size_t ts_len);
+/*
+ * Makes `ctx` this thread's. `inbound` is the traceparent context the
+ * request arrived with (NULL when it had none), `tracestate` its
+ * tracestate (may be NULL).
+ */
+void op_context_set(const struct op_span_ctx *ctx, const struct op_span_ctx *inbound,
+		    const char *tracestate, size_t ts_len);
+
+/*
+ * True when `out`, a traceparent an outbound request already carries, is
+ * the one this thread's request came in with: the application forwards
+ * headers without tracing (a proxy), so the header may be replaced by the
+ * outbound span's own.
+ */
+bool op_context_forwarded(const struct op_span_ctx *out);
 
 /* Forgets this thread's context if it is the span `span_id`. */
 void op_context_clear_if(const uint8_t span_id[8]);

@@ -40,12 +40,18 @@ struct txn {
 	bool connect;           /* CONNECT: a 2xx response starts a tunnel */
 };
 
-/* Header bytes to insert into the outbound stream at an application offset. */
+/*
+ * A change to the outbound stream at an application offset: header bytes
+ * inserted there, or (`replace`) the application's bytes [at, at + len)
+ * sent as `bytes` instead, byte for byte, which count as its own.
+ * Records are kept in stream order.
+ */
 struct inject {
 	uint64_t at;            /* offset in the application's byte stream */
 	char *bytes;
 	uint32_t len;
-	uint32_t done;          /* already taken by the kernel */
+	uint32_t done;          /* insertion: bytes already taken by the kernel */
+	bool replace;
 	bool started;           /* some bytes are out: it can no longer be withdrawn */
 };
 
@@ -447,18 +453,55 @@ static int req_start(void *arg, const char *line, size_t len)
 	return 0;
 }
 
-/* The application's request carries its own trace context: it is traced already. */
-static void withdraw(struct op_http *h)
+static struct txn *q_back(struct op_http *h)
 {
-	struct txn *t = h->q_len ? &h->q[(h->q_head + h->q_len - 1) % OP_PIPELINE_MAX] : NULL;
+	return h->q_len ? &h->q[(h->q_head + h->q_len - 1) % OP_PIPELINE_MAX] : NULL;
+}
+
+/* Takes back the current head's insertion if none of it has gone out. */
+static bool unplan(struct op_http *h)
+{
 	int i = h->head.inject;
 
-	if (i >= 0 && !h->inj[i].started) {
-		free(h->inj[i].bytes);
-		memmove(&h->inj[i], &h->inj[i + 1], (h->n_inj - (unsigned)i - 1) * sizeof h->inj[0]);
-		h->n_inj--;
-		h->head.inject = -1;
+	if (i < 0 || h->inj[i].started)
+		return false;
+	free(h->inj[i].bytes);
+	memmove(&h->inj[i], &h->inj[i + 1], (h->n_inj - (unsigned)i - 1) * sizeof h->inj[0]);
+	h->n_inj--;
+	h->head.inject = -1;
+	return true;
+}
+
+/*
+ * The outbound request already has a traceparent. When it is the one this
+ * thread's request came in with, the application is a proxy forwarding
+ * headers: the value is replaced by our client span's (same length, so
+ * the application's byte counts hold) and the trace stays connected.
+ * Otherwise the application traces itself: our header and span go.
+ */
+static void client_traceparent(struct op_http *h, const char *name, const char *v, size_t vlen)
+{
+	struct txn *t = q_back(h);
+	struct op_span_ctx out;
+	uint64_t at = h->req.line_pos + (uint64_t)(v - name);
+	char tp[OP_TRACEPARENT_LEN + 1];
+
+	if (t && t->span && vlen == OP_TRACEPARENT_LEN && !h->req.line_cut &&
+	    at >= h->out_sent && op_traceparent_parse(v, vlen, &out) == 0 &&
+	    op_context_forwarded(&out) && unplan(h)) {
+		struct inject *in = &h->inj[h->n_inj];
+
+		op_traceparent_format(&t->span->ctx, tp);
+		memset(in, 0, sizeof *in);
+		if ((in->bytes = strdup(tp))) {
+			in->at = at;
+			in->len = OP_TRACEPARENT_LEN;
+			in->replace = true;
+			h->n_inj++;
+		}
+		return;
 	}
+	unplan(h);
 	if (t && t->span && h->head.inject < 0) {
 		op_span_free(t->span);
 		t->span = NULL;
@@ -476,7 +519,7 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 		copy_bounded(hd->ua, sizeof hd->ua, v, vlen);
 	} else if (op_http_name_is(name, nlen, "traceparent")) {
 		if (h->side == SIDE_CLIENT)
-			withdraw(h);
+			client_traceparent(h, name, v, vlen);
 		else if (op_traceparent_parse(v, vlen, &hd->parent) == 0)
 			hd->has_parent = true;
 	} else if (op_http_name_is(name, nlen, "tracestate") && h->side == SIDE_SERVER) {
@@ -498,7 +541,7 @@ static enum op_http_body req_head_end(void *arg)
 {
 	struct op_http *h = arg;
 	struct head *hd = &h->head;
-	struct txn *t = h->q_len ? &h->q[(h->q_head + h->q_len - 1) % OP_PIPELINE_MAX] : NULL;
+	struct txn *t = q_back(h);
 
 	if (!t)
 		return OP_HTTP_BODY_FRAMED;
@@ -521,8 +564,8 @@ static enum op_http_body req_head_end(void *arg)
 		if (t->span) {
 			t->span->start_ns = hd->start_ns;
 			server_attributes(h, t->span);
-			op_context_set(&t->span->ctx, hd->tracestate[0] ? hd->tracestate : NULL,
-				       strlen(hd->tracestate));
+			op_context_set(&t->span->ctx, hd->has_parent ? &hd->parent : NULL,
+				       hd->tracestate[0] ? hd->tracestate : NULL, strlen(hd->tracestate));
 		}
 	}
 	return OP_HTTP_BODY_FRAMED;
@@ -690,95 +733,136 @@ static struct op_http *http_of(struct op_fd *f, int fd, bool out, int c)
 	return h;
 }
 
+/* Walks the application's iovecs of one call. */
+struct cursor {
+	const struct iovec *iov;
+	int iovcnt;
+	int i;
+	size_t off;
+};
+
+/* Up to `max` contiguous application bytes at the cursor; advances it. */
+static size_t cursor_take(struct cursor *c, size_t max, const char **at)
+{
+	while (c->i < c->iovcnt && c->off == c->iov[c->i].iov_len) {
+		c->i++;
+		c->off = 0;
+	}
+	if (c->i == c->iovcnt)
+		return 0;
+	if (max > c->iov[c->i].iov_len - c->off)
+		max = c->iov[c->i].iov_len - c->off;
+	*at = (const char *)c->iov[c->i].iov_base + c->off;
+	c->off += max;
+	return max;
+}
+
 /*
- * Lays out the application's bytes of this call with the pending header
- * insertions that fall inside them. Returns the number of iovecs, or -1
- * when they do not fit.
+ * Lays out the application's `n` bytes of this call with the changes that
+ * fall inside them. Returns the number of iovecs, or -1 when they do not
+ * fit in `cap`.
  */
 static int layout(struct op_http *h, const struct iovec *iov, int iovcnt, size_t n,
 		  struct iovec *v, int cap)
 {
-	uint64_t base = h->out_sent;
+	struct cursor cur = { iov, iovcnt, 0, 0 };
+	uint64_t p = h->out_sent, end = p + n;
 	unsigned k = 0;
-	size_t pos = 0;
 	int c = 0;
 
-	for (int i = 0; i <= iovcnt; i++) {
-		size_t off = 0, len = i < iovcnt ? iov[i].iov_len : 0;
+#define EMIT(ptr, len) \
+	do { \
+		if (c == cap) \
+			return -1; \
+		v[c].iov_base = (void *)(ptr); \
+		v[c++].iov_len = (len); \
+	} while (0)
 
-		for (;;) {
-			/* Insertions at the current position come before more app bytes. */
-			while (k < h->n_inj && h->inj[k].at == base + pos + off) {
-				struct inject *in = &h->inj[k++];
+	for (;;) {
+		const char *at;
+		uint64_t lim;
 
-				if (c == cap)
-					return -1;
-				v[c].iov_base = in->bytes + in->done;
-				v[c++].iov_len = in->len - in->done;
-			}
-			if (off == len)
-				break;
-			{
-				size_t take = len - off;
-
-				if (k < h->n_inj && h->inj[k].at < base + pos + len)
-					take = (size_t)(h->inj[k].at - (base + pos + off));
-				if (c == cap)
-					return -1;
-				v[c].iov_base = (char *)iov[i].iov_base + off;
-				v[c++].iov_len = take;
-				off += take;
-			}
+		while (k < h->n_inj && !h->inj[k].replace && h->inj[k].at == p) {
+			EMIT(h->inj[k].bytes + h->inj[k].done, h->inj[k].len - h->inj[k].done);
+			k++;
 		}
-		pos += len;
+		if (p == end)
+			break;
+		if (k < h->n_inj && h->inj[k].replace && h->inj[k].at <= p) {
+			struct inject *in = &h->inj[k];
+			uint64_t upto = in->at + in->len < end ? in->at + in->len : end;
+
+			if (upto > p) {
+				size_t len = (size_t)(upto - p), skipped = 0, got;
+
+				EMIT(in->bytes + (p - in->at), len);
+				while (skipped < len && (got = cursor_take(&cur, len - skipped, &at)))
+					skipped += got;
+				p = upto;
+			}
+			if (in->at + in->len <= p)
+				k++;
+			continue;
+		}
+		lim = k < h->n_inj && h->inj[k].at < end ? h->inj[k].at : end;
+		while (p < lim) {
+			size_t got = cursor_take(&cur, (size_t)(lim - p), &at);
+
+			if (!got)
+				return c;
+			EMIT(at, got);
+			p += got;
+		}
 	}
-	(void)n;
+#undef EMIT
 	return c;
 }
 
 /*
- * Accounts for `r` bytes the kernel took from a layout: header bytes
- * advance their insertion, the rest are the application's. Returns the
- * application's count.
+ * Accounts for `r` bytes the kernel took from a layout: inserted bytes
+ * advance their insertion, all others (replaced ones too) are the
+ * application's. Returns the application's count.
  */
 static size_t account(struct op_http *h, size_t n, size_t r)
 {
-	uint64_t base = h->out_sent;
 	size_t app = 0;
-	unsigned k = 0;
+	unsigned k = 0, d = 0;
 
 	while (r > 0) {
-		if (k < h->n_inj && h->inj[k].at == base + app) {
-			struct inject *in = &h->inj[k];
-			size_t take = in->len - in->done < r ? in->len - in->done : r;
+		uint64_t p = h->out_sent + app;
+		size_t limit, take;
 
+		while (k < h->n_inj && (h->inj[k].replace || h->inj[k].done == h->inj[k].len))
+			k++;
+		if (k < h->n_inj && h->inj[k].at == p) {
+			struct inject *in = &h->inj[k];
+
+			take = in->len - in->done < r ? in->len - in->done : r;
 			in->done += (uint32_t)take;
 			in->started = true;
 			r -= take;
-			if (in->done == in->len)
-				k++;
-			else
-				break;
-		} else {
-			size_t next = k < h->n_inj ? (size_t)(h->inj[k].at - base) : n;
-			size_t take = next - app < r ? next - app : r;
-
-			if (take == 0)
-				break;
-			app += take;
-			r -= take;
+			continue;
 		}
-	}
-	/* Completed insertions leave the list. */
-	if (k) {
-		for (unsigned i = 0; i < k; i++)
-			free(h->inj[i].bytes);
-		memmove(h->inj, h->inj + k, (h->n_inj - k) * sizeof h->inj[0]);
-		h->n_inj -= k;
-		if (h->head.inject >= 0)
-			h->head.inject = h->head.inject >= (int)k ? h->head.inject - (int)k : -1;
+		limit = n - app;
+		if (k < h->n_inj && h->inj[k].at - p < limit)
+			limit = (size_t)(h->inj[k].at - p);
+		take = limit < r ? limit : r;
+		if (take == 0)
+			break;
+		app += take;
+		r -= take;
 	}
 	h->out_sent += app;
+	/* Changes wholly behind the stream leave the list. */
+	while (d < h->n_inj && (h->inj[d].replace ? h->inj[d].at + h->inj[d].len <= h->out_sent
+						   : h->inj[d].done == h->inj[d].len))
+		free(h->inj[d++].bytes);
+	if (d) {
+		memmove(h->inj, h->inj + d, (h->n_inj - d) * sizeof h->inj[0]);
+		h->n_inj -= d;
+		if (h->head.inject >= 0)
+			h->head.inject = h->head.inject >= (int)d ? h->head.inject - (int)d : -1;
+	}
 	return app;
 }
 

@@ -310,6 +310,7 @@ void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
 			}
 			take = (size_t)(nl - (buf + i));
 			p->pos = base + i + take + 1;
+			p->line_pos = base + i - p->line_len;
 			if (p->line_len) {
 				keep(p, buf + i, take);
 				line_done(p, p->line, p->line_len, cb, arg);

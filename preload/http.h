@@ -70,6 +70,12 @@ struct op_http_parser {
 	 * offset just past the start line's '\n': where a header can go.
 	 */
 	uint64_t pos;
+	/*
+	 * Inside a callback, the stream offset of the line's first byte: a
+	 * header value lies at line_pos + (value - name), unless the line was
+	 * cut (line_cut).
+	 */
+	uint64_t line_pos;
 	char *line;            /* partial line carried between calls (heap) */
 	uint32_t line_len;
 	uint32_t line_cap;

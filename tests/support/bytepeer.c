@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -312,24 +313,41 @@ static int dial(int sndbuf)
 	return fd;
 }
 
-static void variant_nonblock(void)
+/* A request with `pads` 200-byte X-Pad headers and a `body`-byte patterned body. */
+static void big_request(struct buf *b, const char *method, const char *path, const char *extra,
+			size_t pads, size_t body)
 {
-	struct buf req = { 0 };
-	size_t body = 1 << 20, off = 0, i;
-	int fd = dial(4096);
 	char pad[201];
+	size_t i;
 
 	memset(pad, 'p', 200);
 	pad[200] = 0;
-	head(&req, "POST", "/len?big=1", "Connection: close\r\nContent-Type: application/octet-stream\r\n");
-	req.len -= 2; /* before the blank line: more headers, then the length */
-	for (i = 0; i < 100; i++)
-		putf(&req, "X-Pad-%03zu: %s\r\n", i, pad);
-	putf(&req, "Content-Length: %zu\r\n\r\n", body);
+	head(b, method, path, extra);
+	b->len -= 2; /* before the blank line: more headers, then the length */
+	for (i = 0; i < pads; i++)
+		putf(b, "X-Pad-%03zu: %s\r\n", i, pad);
+	putf(b, "Content-Length: %zu\r\n\r\n", body);
 	for (i = 0; i < body; i++) {
 		char c = (char)('a' + (i * 7 + i / 1000) % 26);
-		put(&req, &c, 1);
+		put(b, &c, 1);
 	}
+}
+
+/*
+ * Three pipelined requests as one stream, written with whatever the kernel
+ * takes each time, so writes start and end anywhere: inside a head, inside
+ * a request line, across two requests.
+ */
+static void variant_nonblock(void)
+{
+	struct buf req = { 0 };
+	size_t off = 0;
+	int fd = dial(4096);
+
+	big_request(&req, "POST", "/len?big=1", "Content-Type: application/octet-stream\r\n",
+		    100, 1 << 20);
+	big_request(&req, "GET", "/404?second", "", 30, 0);
+	big_request(&req, "POST", "/500?third", "Connection: close\r\n", 5, 200000);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
 		die(2, "O_NONBLOCK: %s", strerror(errno));
 	while (off < req.len) {
@@ -567,6 +585,118 @@ static void variant_flags(void)
 	free(r.p);
 }
 
+/* Twenty pipelined requests in one write(), more than a connection may queue. */
+static void variant_pipeline20(void)
+{
+	static const char *const paths[] = { "/len", "/404", "/500", "/chunked" };
+	static const size_t sizes[] = { 4096, 3, 1000 };
+	struct buf r = { 0 };
+	char path[64];
+	int fd = dial(0), i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof path, "%s?i=%d", paths[i % 4], i);
+		head(&r, "GET", path, i == 19 ? "Connection: close\r\n" : "");
+	}
+	write_all(fd, r.p, r.len);
+	read_to_eof(fd, do_read, sizes, 3);
+	close(fd);
+	free(r.p);
+}
+
+/*
+ * The request line alone, then the rest of a head that carries the
+ * application's own traceparent; then an ordinary request on the same
+ * connection.
+ */
+static void variant_lateown(void)
+{
+	struct buf r = { 0 };
+	int fd = dial(0);
+	size_t line;
+
+	head(&r, "GET", "/late", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n");
+	line = (size_t)((char *)memchr(r.p, '\n', r.len) - r.p) + 1;
+	write_cut(fd, r.p, r.len, &line, 1);
+	read_response(fd, do_read, 4096);
+	r.len = 0;
+	head(&r, "GET", "/404?after", "Connection: close\r\n");
+	write_all(fd, r.p, r.len);
+	read_response(fd, do_read, 4096);
+	close(fd);
+	free(r.p);
+}
+
+/* A body sent by sendfile() after a head sent by write(), then another request. */
+static void variant_sendfile(void)
+{
+	struct buf r = { 0 }, body = { 0 };
+	char tmpl[] = "/tmp/bytepeer.XXXXXX";
+	int fd = dial(0), file = mkstemp(tmpl);
+	size_t i, left = 65536;
+	off_t at = 0;
+
+	if (file < 0)
+		die(2, "mkstemp: %s", strerror(errno));
+	unlink(tmpl);
+	for (i = 0; i < left; i++)
+		put(&body, "sendfile" + i % 8, 1);
+	if (write(file, body.p, body.len) != (ssize_t)body.len)
+		die(2, "cannot write the temporary file");
+	head(&r, "POST", "/sendfile", "Content-Length: 65536\r\n");
+	write_all(fd, r.p, r.len);
+	while (left) {
+		errno = SENTINEL_ERRNO;
+		ssize_t n = sendfile(fd, file, &at, left);
+		size_t k = sent("sendfile", n, body.p + body.len - left, left);
+		left -= k;
+	}
+	read_response(fd, do_read, 4096);
+	r.len = 0;
+	head(&r, "GET", "/404?after", "Connection: close\r\n");
+	write_all(fd, r.p, r.len);
+	read_response(fd, do_read, 4096);
+	close(file);
+	close(fd);
+	free(r.p);
+	free(body.p);
+}
+
+/*
+ * One connection through two descriptors: the request line on the
+ * socket, the rest on its dup(); the answer read from the dup; then the
+ * original closed and a second exchange on the dup alone, moved by dup2()
+ * to a high descriptor and by fcntl(F_DUPFD_CLOEXEC) once more.
+ */
+static void variant_dup(void)
+{
+	struct buf r = { 0 };
+	int fd = dial(0), d = dup(fd), d2;
+	size_t line;
+
+	if (d < 0)
+		die(2, "dup: %s", strerror(errno));
+	head(&r, "GET", "/dup1", "");
+	line = (size_t)((char *)memchr(r.p, '\n', r.len) - r.p) + 1;
+	write_all(fd, r.p, line);
+	write_all(d, r.p + line, r.len - line);
+	read_response(d, do_read, 4096);
+	close(fd);
+	if (dup2(d, 200) != 200)
+		die(2, "dup2: %s", strerror(errno));
+	close(d);
+	d2 = fcntl(200, F_DUPFD_CLOEXEC, 300);
+	if (d2 < 300)
+		die(2, "F_DUPFD_CLOEXEC: %s", strerror(errno));
+	close(200);
+	r.len = 0;
+	head(&r, "GET", "/500?dup2", "Connection: close\r\n");
+	write_all(d2, r.p, r.len);
+	read_response(d2, do_recv, 4096);
+	close(d2);
+	free(r.p);
+}
+
 static void save(const char *dir, const char *name, const struct buf *b)
 {
 	char path[4096];
@@ -587,6 +717,8 @@ int main(int argc, char **argv)
 		{ "nonblock", variant_nonblock }, { "split", variant_split },
 		{ "writev", variant_writev },     { "pipeline", variant_pipeline },
 		{ "chunked", variant_chunked },   { "flags", variant_flags },
+		{ "pipeline20", variant_pipeline20 }, { "lateown", variant_lateown },
+		{ "sendfile", variant_sendfile }, { "dup", variant_dup },
 	};
 	size_t i;
 
