@@ -14,8 +14,9 @@
  * broken rule on stderr and exits 1 (2 for usage and connection errors).
  *
  * Variants:
- *   nonblock  SO_SNDBUF 4096, O_NONBLOCK, a POST with a 20 KiB head and a
- *             1 MiB body written with write() and poll() on EAGAIN
+ *   nonblock  SO_SNDBUF 4096, O_NONBLOCK: three pipelined requests (a POST
+ *             with a 20 KiB head and a 1 MiB body, a GET, a 200 kB POST)
+ *             as one stream written with write() and poll() on EAGAIN
  *   split     three requests cut into many write() calls: the request line
  *             in pieces ("GE", "T /x HT", ...), the headers one byte at a time
  *   writev    requests as writev() calls of many tiny iovecs, empty ones too
@@ -26,6 +27,11 @@
  *             recvmsg(), readv() and read(); built with _FORTIFY_SOURCE the
  *             reads into fixed buffers go through __read_chk, __recv_chk and
  *             __recvfrom_chk
+ *   sendfile  a head by write() and its 64 KiB body by sendfile(), then a GET
+ *   dup       one connection used through dup(), dup2() and F_DUPFD_CLOEXEC
+ *   lateown   the request line alone, then a head with its own traceparent;
+ *             then an ordinary request
+ *   pipeline20  twenty pipelined requests in one write()
  */
 #include <errno.h>
 #include <fcntl.h>
