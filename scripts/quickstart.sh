@@ -46,9 +46,19 @@ trap 'exit 143' TERM
 
 # Port 0: the kernel picks a free port and the server prints it, so there
 # is no window in which another program can take a port we chose.
+# Debian's interpreter, not a version manager's shim: a shim is a shell
+# script whose helper processes would each show up as a traced process.
+py=python3
+[[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
+
+# The server is traced too, so client and server spans form one trace. Its
+# spans go to its stderr (server.err) within 100 ms of each request.
 printf '<h1>hello from otelpreload quickstart</h1>\n' >"$tmp/index.html"
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp" \
-	>"$tmp/server.log" 2>&1 &
+env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \
+	OTEL_BSP_SCHEDULE_DELAY=100 OTELPRELOAD_PROCESS_SPAN=false \
+	build/otelpreload run --exporter console --service-name quickstart-server -- \
+	"$py" -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp" \
+	>"$tmp/server.log" 2>"$tmp/server.err" &
 server_pid=$!
 port=
 for _ in $(seq 100); do
@@ -122,14 +132,14 @@ for line in sys.stdin:
     a = attrs(obj)
     extra = " ".join(str(a[k]) for k in ("http.request.method", "url.full",
                                            "http.response.status_code") if k in a)
-    rows.append((service(obj), kind(obj.get("kind")), str(obj.get("name", "-")),
-                 duration(obj), extra))
+    rows.append((str(obj.get("traceId", "-"))[:8], service(obj), kind(obj.get("kind")),
+                 str(obj.get("name", "-")), duration(obj), extra))
 
 if rows:
-    w = [max(len(r[i]) for r in rows + [("SERVICE", "KIND", "NAME", "DURATION", "")])
-         for i in range(4)]
-    fmt = "  %%-%ds  %%-%ds  %%-%ds  %%%ds  %%s" % tuple(w)
-    print((fmt % ("SERVICE", "KIND", "NAME", "DURATION", "")).rstrip())
+    head = ("TRACE", "SERVICE", "KIND", "NAME", "DURATION", "")
+    w = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
+    fmt = "  %%-%ds  %%-%ds  %%-%ds  %%-%ds  %%%ds  %%s" % tuple(w)
+    print((fmt % head).rstrip())
     for r in rows:
         print((fmt % r).rstrip())
 else:
@@ -158,18 +168,19 @@ show() {
 	((status == 0)) || printf '  (exit status %d)\n' "$status"
 }
 
-# Debian's interpreter, not a version manager's shim: a shim is a shell
-# script whose helper processes would each show up as a traced process.
-py=python3
-[[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
-
 printf '\n==> tracing two programs against python3 -m http.server on %s\n' "$url"
 show curl -s -o /dev/null "$url"
 show "$py" -c "import urllib.request; urllib.request.urlopen(\"$url\").read()"
 
+# The server's spans: the same trace IDs as the clients' above.
+sleep 0.5
+printf '\n$ (the traced python3 -m http.server, its SERVER spans)\n'
+if command -v python3 >/dev/null; then pretty <"$tmp/server.err"; else cat "$tmp/server.err"; fi
+
 cat <<EOT
 
-Each row is a span the library printed on stderr as one OTLP/JSON object per line
+Each row is a span the library printed on stderr as one OTLP/JSON object per line;
+rows with the same TRACE belong to one trace across client and server
 (the console exporter, which 'otelpreload run' selects when no exporter is
 configured; run a command above yourself to see the raw JSON).
 Send spans to an OpenTelemetry Collector instead:

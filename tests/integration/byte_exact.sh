@@ -42,7 +42,8 @@ declare -A WANT=(
 	[lateown]="GET:200? GET:404"
 	[pipeline20]="$p20"
 )
-VARIANTS=(nonblock split writev pipeline chunked flags sendfile dup lateown pipeline20)
+# OP_VARIANTS="a b" runs only those (for debugging).
+read -ra VARIANTS <<<"${OP_VARIANTS:-nonblock split writev pipeline chunked flags sendfile dup lateown pipeline20}"
 
 for bin in bytepeer bytepeer_fortify; do
 	for v in "${VARIANTS[@]}"; do
