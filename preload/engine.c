@@ -18,10 +18,13 @@
 #include "sdk.h"
 #include "span.h"
 
-/* Requests in flight on one connection (pipelining); more stops tracing it. */
-#define OP_PIPELINE_MAX 16
-/* Header insertions waiting to go out on one connection (pipelined requests in one write). */
-#define OP_INJECT_MAX 8
+/*
+ * Requests in flight on one connection (pipelining), and stream changes
+ * waiting to go out (pipelined requests in one write). Both arrays grow on
+ * demand up to these bounds; past them the connection is no longer traced.
+ */
+#define OP_PIPELINE_MAX 1024
+#define OP_INJECT_MAX 1024
 /* Bounded copies of the request head's fields, each cut at its bound. */
 #define OP_METHOD_MAX 24
 #define OP_HOST_MAX 256
@@ -67,6 +70,7 @@ struct head {
 	bool has_parent;
 	char tracestate[OP_TRACESTATE_MAX + 1];
 	int inject;             /* client: index in op_http.inj, or -1 */
+	bool inject_out;        /* client: bytes of this head's header went out */
 };
 
 /*
@@ -85,13 +89,13 @@ struct op_http {
 	struct op_fd *owner;
 	struct op_http_parser req;   /* the request direction */
 	struct op_http_parser resp;  /* the response direction */
-	struct txn q[OP_PIPELINE_MAX];
-	unsigned q_head, q_len;
+	struct txn *q;           /* ring of q_cap */
+	unsigned q_cap, q_head, q_len;
 	struct head head;
 	/* Client: the outbound stream, in application bytes. */
 	uint64_t out_sent;       /* taken by the kernel */
-	struct inject inj[OP_INJECT_MAX];
-	unsigned n_inj;
+	struct inject *inj;      /* in stream order */
+	unsigned inj_cap, n_inj;
 	/* The peer, looked up once. */
 	bool peer_known;
 	char peer[INET6_ADDRSTRLEN];
@@ -162,17 +166,47 @@ static struct txn *q_push(struct op_http *h)
 {
 	struct txn *t;
 
-	if (h->q_len == OP_PIPELINE_MAX)
-		return NULL;
-	t = &h->q[(h->q_head + h->q_len++) % OP_PIPELINE_MAX];
+	if (h->q_len == h->q_cap) {
+		unsigned cap = h->q_cap ? h->q_cap * 2 : 4;
+		struct txn *q;
+
+		if (cap > OP_PIPELINE_MAX || !(q = malloc(cap * sizeof *q)))
+			return NULL;
+		for (unsigned i = 0; i < h->q_len; i++)
+			q[i] = h->q[(h->q_head + i) % h->q_cap];
+		free(h->q);
+		h->q = q;
+		h->q_cap = cap;
+		h->q_head = 0;
+	}
+	t = &h->q[(h->q_head + h->q_len++) % h->q_cap];
 	memset(t, 0, sizeof *t);
 	return t;
 }
 
 static void q_pop(struct op_http *h)
 {
-	h->q_head = (h->q_head + 1) % OP_PIPELINE_MAX;
+	h->q_head = (h->q_head + 1) % h->q_cap;
 	h->q_len--;
+}
+
+/* Room for one more stream change; NULL past OP_INJECT_MAX or out of memory. */
+static struct inject *inj_add(struct op_http *h)
+{
+	struct inject *in;
+
+	if (h->n_inj == h->inj_cap) {
+		unsigned cap = h->inj_cap ? h->inj_cap * 2 : 2;
+		struct inject *grown;
+
+		if (cap > OP_INJECT_MAX || !(grown = realloc(h->inj, cap * sizeof *grown)))
+			return NULL;
+		h->inj = grown;
+		h->inj_cap = cap;
+	}
+	in = &h->inj[h->n_inj];
+	memset(in, 0, sizeof *in);
+	return in;
 }
 
 static const char *errno_type(int err)
@@ -233,13 +267,25 @@ static void drop_injections(struct op_http *h)
 	h->n_inj = 0;
 }
 
-/* Called with the lock held when a scanner has given up on the stream. */
+/*
+ * Called with the lock held when the stream is no longer followed (not
+ * HTTP after all, a pipeline past OP_PIPELINE_MAX). The open exchanges
+ * have no outcome to report: their spans are dropped, not exported empty.
+ */
 static void go_dead(struct op_http *h)
 {
 	if (h->dead)
 		return;
 	h->dead = true;
-	finish_all(h, NULL);
+	while (h->q_len) {
+		struct txn *t = q_front(h);
+
+		if (t->span && h->side == SIDE_SERVER)
+			op_context_clear_if(t->span->ctx.span_id);
+		op_span_free(t->span);
+		t->span = NULL;
+		q_pop(h);
+	}
 	drop_injections(h);
 	atomic_store_explicit(&h->owner->proto, OP_PROTO_OTHER, memory_order_release);
 }
@@ -405,13 +451,35 @@ static char *propagation_headers(const struct op_span_ctx *ctx, const char *trac
 	return out;
 }
 
+/*
+ * A request line cut at OP_HTTP_LINE_MAX (a very long URL) lost its
+ * version: take the method and the start of the target, and assume 1.1.
+ */
+static bool lenient_request_line(struct op_http *h, const char *line, size_t len,
+				 struct op_http_request_line *rl)
+{
+	const char *sp = memchr(line, ' ', len);
+
+	if (!h->req.line_cut || !sp || sp == line || (size_t)(sp - line) >= OP_METHOD_MAX)
+		return false;
+	for (const char *c = line; c < sp; c++)
+		if (*c < 'A' || *c > 'Z')
+			return false;
+	rl->method = line;
+	rl->method_len = (size_t)(sp - line);
+	rl->target = sp + 1;
+	rl->target_len = len - rl->method_len - 1;
+	rl->minor = '1';
+	return true;
+}
+
 static int req_start(void *arg, const char *line, size_t len)
 {
 	struct op_http *h = arg;
 	struct op_http_request_line rl;
 	struct txn *t;
 
-	if (op_http_parse_request_line(line, len, &rl) < 0)
+	if (op_http_parse_request_line(line, len, &rl) < 0 && !lenient_request_line(h, line, len, &rl))
 		return -1;
 	head_reset(&h->head);
 	copy_bounded(h->head.method, sizeof h->head.method, rl.method, rl.method_len);
@@ -440,10 +508,8 @@ static int req_start(void *arg, const char *line, size_t len)
 
 		snprintf(name, sizeof name, "%s", method_known(h->head.method) ? h->head.method : "_OTHER");
 		t->span = op_span_start(name, OP_SPAN_KIND_CLIENT, parent);
-		if (!t->span || h->n_inj == OP_INJECT_MAX)
+		if (!t->span || !(in = inj_add(h)))
 			return 0;
-		in = &h->inj[h->n_inj];
-		memset(in, 0, sizeof *in);
 		in->bytes = propagation_headers(&t->span->ctx, parent ? ts : NULL, &in->len);
 		if (!in->bytes)
 			return 0;
@@ -455,16 +521,27 @@ static int req_start(void *arg, const char *line, size_t len)
 
 static struct txn *q_back(struct op_http *h)
 {
-	return h->q_len ? &h->q[(h->q_head + h->q_len - 1) % OP_PIPELINE_MAX] : NULL;
+	return h->q_len ? &h->q[(h->q_head + h->q_len - 1) % h->q_cap] : NULL;
 }
 
-/* Takes back the current head's insertion if none of it has gone out. */
+/* Some of the current head's header is on the wire: it can no longer be taken back. */
+static bool header_out(struct op_http *h)
+{
+	return h->head.inject_out || (h->head.inject >= 0 && h->inj[h->head.inject].started);
+}
+
+/*
+ * Takes back the current head's insertion if none of it has gone out.
+ * Returns true when nothing of it remains planned.
+ */
 static bool unplan(struct op_http *h)
 {
 	int i = h->head.inject;
 
-	if (i < 0 || h->inj[i].started)
+	if (header_out(h))
 		return false;
+	if (i < 0)
+		return true;
 	free(h->inj[i].bytes);
 	memmove(&h->inj[i], &h->inj[i + 1], (h->n_inj - (unsigned)i - 1) * sizeof h->inj[0]);
 	h->n_inj--;
@@ -489,11 +566,10 @@ static void client_traceparent(struct op_http *h, const char *name, const char *
 	if (t && t->span && vlen == OP_TRACEPARENT_LEN && !h->req.line_cut &&
 	    at >= h->out_sent && op_traceparent_parse(v, vlen, &out) == 0 &&
 	    op_context_forwarded(&out) && unplan(h)) {
-		struct inject *in = &h->inj[h->n_inj];
+		struct inject *in = inj_add(h);
 
 		op_traceparent_format(&t->span->ctx, tp);
-		memset(in, 0, sizeof *in);
-		if ((in->bytes = strdup(tp))) {
+		if (in && (in->bytes = strdup(tp))) {
 			in->at = at;
 			in->len = OP_TRACEPARENT_LEN;
 			in->replace = true;
@@ -501,11 +577,32 @@ static void client_traceparent(struct op_http *h, const char *name, const char *
 		}
 		return;
 	}
-	unplan(h);
-	if (t && t->span && h->head.inject < 0) {
+	/* A header of ours already on the wire names this span: it must exist. */
+	if (unplan(h) && t && t->span) {
 		op_span_free(t->span);
 		t->span = NULL;
 	}
+}
+
+/*
+ * The outbound request has its own tracestate: ours (from the inbound
+ * request) must not make it two. The planned header keeps traceparent only.
+ */
+static void client_tracestate(struct op_http *h)
+{
+	struct txn *t = q_back(h);
+	struct inject *in;
+	uint32_t len;
+	char *bytes;
+
+	if (h->head.inject < 0 || header_out(h) || !t || !t->span)
+		return;
+	in = &h->inj[h->head.inject];
+	if (in->replace || !(bytes = propagation_headers(&t->span->ctx, NULL, &len)))
+		return;
+	free(in->bytes);
+	in->bytes = bytes;
+	in->len = len;
 }
 
 static void req_header(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
@@ -522,8 +619,10 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 			client_traceparent(h, name, v, vlen);
 		else if (op_traceparent_parse(v, vlen, &hd->parent) == 0)
 			hd->has_parent = true;
-	} else if (op_http_name_is(name, nlen, "tracestate") && h->side == SIDE_SERVER) {
-		if (op_tracestate_valid(v, vlen))
+	} else if (op_http_name_is(name, nlen, "tracestate")) {
+		if (h->side == SIDE_CLIENT)
+			client_tracestate(h);
+		else if (op_tracestate_valid(v, vlen))
 			copy_bounded(hd->tracestate, sizeof hd->tracestate, v, vlen);
 	}
 }
@@ -546,7 +645,12 @@ static enum op_http_body req_head_end(void *arg)
 	if (!t)
 		return OP_HTTP_BODY_FRAMED;
 	if (h->side == SIDE_CLIENT) {
-		if (t->span && head_ignored(hd)) {
+		/*
+		 * An ignored request goes out untouched and untraced, unless our
+		 * header already left (a head split across writes): then the span
+		 * it names is kept, so the trace has no dangling parent.
+		 */
+		if (t->span && head_ignored(hd) && unplan(h)) {
 			op_span_free(t->span);
 			t->span = NULL;
 		} else if (t->span) {
@@ -855,8 +959,11 @@ static size_t account(struct op_http *h, size_t n, size_t r)
 	h->out_sent += app;
 	/* Changes wholly behind the stream leave the list. */
 	while (d < h->n_inj && (h->inj[d].replace ? h->inj[d].at + h->inj[d].len <= h->out_sent
-						   : h->inj[d].done == h->inj[d].len))
+						   : h->inj[d].done == h->inj[d].len)) {
+		if ((int)d == h->head.inject)
+			h->head.inject_out = true;
 		free(h->inj[d++].bytes);
+	}
 	if (d) {
 		memmove(h->inj, h->inj + d, (h->n_inj - d) * sizeof h->inj[0]);
 		h->n_inj -= d;
@@ -879,8 +986,8 @@ static ssize_t send_injected(struct op_http *h, int fd, const struct iovec *iov,
 	ssize_t r;
 	size_t app;
 
-	if (iovcnt + 2 * OP_INJECT_MAX > OP_IOV_STACK) {
-		cap = iovcnt + 2 * OP_INJECT_MAX;
+	if (iovcnt + 2 * (int)h->n_inj + 2 > OP_IOV_STACK) {
+		cap = iovcnt + 2 * (int)h->n_inj + 2;
 		if (cap > IOV_MAX || !(v = malloc((size_t)cap * sizeof *v)))
 			return -2;
 	}
@@ -1061,11 +1168,13 @@ void op_engine_free(struct op_http *h)
 	} else {
 		/* The parent's exchanges: the parent ends and exports them. */
 		for (unsigned i = 0; i < h->q_len; i++)
-			op_span_free(h->q[(h->q_head + i) % OP_PIPELINE_MAX].span);
+			op_span_free(h->q[(h->q_head + i) % h->q_cap].span);
 		h->q_len = 0;
 		pthread_mutex_init(&h->lock, NULL);
 	}
 	drop_injections(h);
+	free(h->inj);
+	free(h->q);
 	head_reset(&h->head);
 	op_http_free(&h->req);
 	op_http_free(&h->resp);

@@ -15,6 +15,7 @@ void op_http_free(struct op_http_parser *p)
 	free(p->line);
 	p->line = NULL;
 	p->line_len = p->line_cap = 0;
+	p->line_total = 0;
 }
 
 bool op_http_may_start(enum op_http_role role, unsigned char c)
@@ -96,6 +97,7 @@ static void keep(struct op_http_parser *p, const char *s, size_t n)
 {
 	size_t room;
 
+	p->line_total += n;
 	if (p->line_len + n > p->line_cap && p->line_cap < OP_HTTP_LINE_MAX) {
 		size_t cap = p->line_cap ? p->line_cap : 256;
 		char *grown;
@@ -296,10 +298,13 @@ void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
 			i += take;
 			p->remaining -= take;
 			if (p->remaining == 0) {
-				if (p->state == OP_HTTP_CHUNK_DATA)
+				if (p->state == OP_HTTP_CHUNK_DATA) {
 					p->state = OP_HTTP_CHUNK_CRLF;
-				else
+				} else {
+					p->pos = base + i;
 					message_end(p, cb, arg);
+					p->pos = base + n;
+				}
 			}
 			break;
 		default:
@@ -310,13 +315,18 @@ void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
 			}
 			take = (size_t)(nl - (buf + i));
 			p->pos = base + i + take + 1;
-			p->line_pos = base + i - p->line_len;
-			if (p->line_len) {
+			p->line_pos = base + i - p->line_total;
+			if (p->line_total) {
 				keep(p, buf + i, take);
 				line_done(p, p->line, p->line_len, cb, arg);
+			} else if (take > OP_HTTP_LINE_MAX) {
+				/* Cut here too, so a line reads the same however it was split. */
+				p->line_cut = true;
+				line_done(p, buf + i, OP_HTTP_LINE_MAX, cb, arg);
 			} else {
 				line_done(p, buf + i, take, cb, arg);
 			}
+			p->line_total = 0;
 			p->line_len = 0;
 			p->line_cut = false;
 			i += take + 1;
@@ -376,7 +386,7 @@ long op_http_peek_line(const struct op_http_parser *p, const char *buf, size_t n
 
 	if (p->state != OP_HTTP_START && p->state != OP_HTTP_LINE)
 		return -1;
-	if (p->line_len == 0)
+	if (p->line_total == 0)
 		while (s < n && (buf[s] == '\r' || buf[s] == '\n'))
 			s++;
 	nl = memchr(buf + s, '\n', n - s);

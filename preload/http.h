@@ -77,6 +77,7 @@ struct op_http_parser {
 	 */
 	uint64_t line_pos;
 	char *line;            /* partial line carried between calls (heap) */
+	uint64_t line_total;   /* bytes of that line seen so far, kept or not */
 	uint32_t line_len;
 	uint32_t line_cap;
 };
@@ -104,7 +105,7 @@ bool op_http_eof(struct op_http_parser *p, const struct op_http_cb *cb, void *ar
 /* True between messages: nothing of the next one seen yet. */
 static inline bool op_http_idle(const struct op_http_parser *p)
 {
-	return p->state == OP_HTTP_START && p->line_len == 0;
+	return p->state == OP_HTTP_START && p->line_total == 0;
 }
 
 /*

@@ -6,6 +6,11 @@
 # python SERVER, each with its attributes. Twice: once with nginx told not
 # to forward the inbound traceparent, once with nginx's default behaviour,
 # which forwards every request header, traceparent included, upstream.
+# Also: an unsampled inbound context through nginx records nothing; the
+# inbound tracestate travels on nginx's outbound request (to the test
+# peer, which shows the injected traceparent naming nginx's CLIENT span);
+# a thread-per-request Python proxy serving 8 requests at once gives 8
+# exact traces.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
 need "$LIB"
@@ -94,5 +99,133 @@ PY
 }
 
 chain strip 4
-chain fwd 8
+
+# --- an inbound context that is not sampled is followed, not recorded -----
+# curl (not preloaded) sends flags 00, then a sampled request as a marker:
+# only the marker's three spans may appear.
+UNS=5bd66ef5095369c7b0d1f8f4bd33716a
+curl --noproxy '*' -sS -o /dev/null -H "traceparent: 00-$UNS-c532cb4098ac3dd2-00" \
+	"http://127.0.0.1:$NPORT/strip/up.txt?unsampled" || fail "unsampled request through nginx failed"
+MARK=9f4fb8e5b0b3c3c1a2d0e7f1f4c5b6a7
+curl --noproxy '*' -sS -o /dev/null -H "traceparent: 00-$MARK-aaaaaaaaaaaaaaaa-01" \
+	"http://127.0.0.1:$NPORT/strip/up.txt?marker" || fail "marker request through nginx failed"
+wait_spans "$RSPANS" 7 10 || note "fewer than 7 spans in all after the marker"
+settle "$RSPANS"
+check_json "$RSPANS" uns="$UNS" mark="$MARK" <<'PY'
+assert not [s for s in rows if s["traceId"] == args["uns"]], "a span of the unsampled trace was exported"
+assert not [s for s in rows if "unsampled" in json.dumps(s["attributes"])], \
+    "the unsampled request was recorded (in another trace): its context did not travel"
+m = [s for s in rows if s["traceId"] == args["mark"]]
+assert len(m) == 3 and len(rows) == 7, "marker: nginx SERVER, nginx CLIENT, python SERVER; got %d of %d" % (
+    len(m), len(rows))
+PY
+note "unsampled inbound context (flags 00): nothing recorded by nginx or python"
+
+# --- tracestate: nginx's outbound request carries the inbound tracestate --
+start_peer
+mkdir -p "$T/nginx2"
+NGINX_PORT1=$NPORT
+start_nginx "$T/nginx2" off "
+server {
+	listen 127.0.0.1:@PORT@;
+	location /peer/ {
+		proxy_pass http://127.0.0.1:$PPORT/;
+		proxy_set_header traceparent \"\";
+		proxy_set_header tracestate \"\";
+	}
+}" OTEL_SERVICE_NAME=nginx-ts OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" OTEL_BSP_SCHEDULE_DELAY=100
+TS=4bf92f3577b34da6a3ce929d0e0e4736
+curl --noproxy '*' -sS -o /dev/null -H "traceparent: 00-$TS-00f067aa0ba902b7-01" \
+	-H 'tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' "http://127.0.0.1:$NPORT/peer/ts" ||
+	fail "request through nginx to the peer failed"
+wait_spans "$RSPANS" 9 10 || note "fewer than 9 spans in all after the tracestate request"
+settle "$RSPANS"
+{
+	echo 'import sys; sys.path.insert(0, args["support"]); from spancheck import *'
+	cat <<'PY'
+client = [s for s in spans_of(rows, "nginx-ts") if s["kind"] == CLIENT]
+server = [s for s in spans_of(rows, "nginx-ts") if s["kind"] == SERVER]
+assert len(client) == 1 and len(server) == 1, "nginx SERVER and CLIENT spans: %d, %d" % (len(server), len(client))
+assert server[0]["traceId"] == args["ts"] and server[0]["parentSpanId"] == "00f067aa0ba902b7"
+assert client[0]["parentSpanId"] == server[0]["spanId"]
+r = [r for r in peer_log(args["pdir"]) if r["target"] == "/ts"]
+assert len(r) == 1, r
+named_by(client[0], injected(r[0]["head"]))
+assert header_values(r[0]["head"], "tracestate") == ["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"], r[0]["head"]
+PY
+} | check_json "$RSPANS" ts="$TS" pdir="$PDIR" support="$SUPPORT" || exit 1
+note "nginx -> peer: injected traceparent names nginx's CLIENT span; inbound tracestate travels"
+
+# --- thread per request: a Python proxy serving 8 requests at once --------
+# Its handler waits until all 8 are in, then fetches from the http.server
+# upstream with urllib: 8 traces of exactly 4 spans, none mixed up.
+env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=py-proxy OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+	OTEL_BSP_SCHEDULE_DELAY=100 timeout 60 "$PYTHON" - "$T/proxyport" "http://127.0.0.1:$HPORT" \
+	>"$T/proxy.log" 2>&1 <<'PY' &
+import http.server, os, sys, threading, urllib.request
+port_file, upstream = sys.argv[1], sys.argv[2]
+barrier = threading.Barrier(8, timeout=20)
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        barrier.wait()
+        with urllib.request.urlopen(upstream + self.path, timeout=20) as r:
+            body, code = r.read(), r.status
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
+PY
+track $!
+wait_file "$T/proxyport" 10 || { cat "$T/proxy.log" >&2; fail "the Python proxy did not start"; }
+PROXY=$(cat "$T/proxyport")
+pids=()
+for i in 0 1 2 3 4 5 6 7; do
+	LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="curl-par-$i" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+		curl --noproxy '*' -sS -o "$T/par.$i" "http://127.0.0.1:$PROXY/up.txt?n=$i" &
+	pids+=($!)
+done
+for i in 0 1 2 3 4 5 6 7; do
+	wait "${pids[$i]}" || fail "parallel request $i through the Python proxy failed"
+	cmp -s "$T/www/up.txt" "$T/par.$i" || fail "parallel request $i got other bytes"
+done
+wait_spans "$RSPANS" 41 10 || note "fewer than 41 spans in all after the parallel requests"
+settle "$RSPANS"
+{
+	echo 'import sys; sys.path.insert(0, args["support"]); from spancheck import *'
+	cat <<'PY'
+hport = int(args["hport"])
+for i in range(8):
+    c = spans_of(rows, "curl-par-%d" % i)
+    assert len(c) == 1, "curl %d: %d spans" % (i, len(c))
+    trace = [s for s in rows if s["traceId"] == c[0]["traceId"]]
+    desc = ["%s kind=%d q=%s id=%s parent=%s" % (s["resource"]["service.name"], s["kind"],
+            s["attributes"].get("url.query") or s["attributes"].get("url.full"), s["spanId"], s["parentSpanId"])
+            for s in trace]
+    assert len(trace) == 4, "request %d: a trace of 4 spans, got %d:\n%s" % (i, len(trace), "\n".join(desc))
+    ps = [s for s in trace if s["resource"]["service.name"] == "py-proxy" and s["kind"] == SERVER]
+    pc = [s for s in trace if s["resource"]["service.name"] == "py-proxy" and s["kind"] == CLIENT]
+    up = [s for s in trace if s["resource"]["service.name"] == "py-upstream"]
+    assert len(ps) == len(pc) == len(up) == 1, "\n".join(desc)
+    assert ps[0]["parentSpanId"] == c[0]["spanId"], "\n".join(desc)
+    assert pc[0]["parentSpanId"] == ps[0]["spanId"], "proxy CLIENT not the child of its own SERVER:\n" + "\n".join(desc)
+    assert up[0]["parentSpanId"] == pc[0]["spanId"], "\n".join(desc)
+    q = "n=%d" % i
+    assert ps[0]["attributes"]["url.query"] == q and up[0]["attributes"]["url.query"] == q, "\n".join(desc)
+    assert pc[0]["attributes"]["url.full"] == "http://127.0.0.1:%d/up.txt?%s" % (hport, q), pc[0]["attributes"]
+    assert pc[0]["attributes"]["user_agent.original"].startswith("Python-urllib/")
+PY
+} | check_json "$RSPANS" hport="$HPORT" support="$SUPPORT" || exit 1
+note "8 concurrent requests through a thread-per-request Python proxy: 8 exact traces of 4 spans"
+
+# --- last: nginx's default, which forwards the inbound traceparent --------
+NPORT=$NGINX_PORT1
+chain fwd 45
 pass

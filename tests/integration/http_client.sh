@@ -5,8 +5,12 @@
 # receives. The injected traceparent must come right after the request line
 # and name the exported CLIENT span; every response framing (Content-Length,
 # chunked, close-delimited, HEAD, 100-continue, 204, 304) must end its span
-# with the right status, also on keep-alive connections; a request that
-# carries its own traceparent is left alone and gets no span.
+# with the right status, also on keep-alive connections; a connection that
+# ends early gives error.type connection_closed or the errno's name; a
+# request that carries its own traceparent is left alone and gets no span;
+# credentials never reach url.full; an unsampled request still carries its
+# context (flags 00); IPv6 works; requests matching OTELPRELOAD_IGNORE_PATHS
+# or OTELPRELOAD_IGNORE_USER_AGENTS get no span and no header.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
 need "$LIB"
@@ -139,6 +143,8 @@ traced curl-trunc curl --noproxy '*' -sS -o /dev/null "$U/truncated" 2>/dev/null
 [ "$RC" = 18 ] || fail "curl on a truncated body: exit $RC, expected 18 as without the library"
 traced curl-reset curl --noproxy '*' -sS -o /dev/null "$U/reset" 2>/dev/null
 [ "$RC" = 56 ] || fail "curl on a reset connection: exit $RC, expected 56 as without the library"
+traced curl-empty curl --noproxy '*' -sS -o /dev/null "$U/empty" 2>/dev/null
+[ "$RC" = 52 ] || fail "curl on an empty reply: exit $RC, expected 52 as without the library"
 check curl-trunc <<'PY'
 assert len(spans) == 1, len(spans)
 a = spans[0]["attributes"]
@@ -153,7 +159,13 @@ assert a.get("error.type") == "ECONNRESET", a
 assert "http.response.status_code" not in a, a
 assert spans[0]["status"]["code"] == ERROR, spans[0]["status"]
 PY
-note "truncated body -> error.type connection_closed; reset -> ECONNRESET"
+check curl-empty <<'PY'
+assert len(spans) == 1, len(spans)
+a = spans[0]["attributes"]
+assert a.get("error.type") == "connection_closed" and "http.response.status_code" not in a, a
+assert spans[0]["status"]["code"] == ERROR, spans[0]["status"]
+PY
+note "truncated body or no answer -> error.type connection_closed; reset -> ECONNRESET"
 
 # --- unknown method, HTTP/1.0, a Host header naming another server -------
 traced curl-other curl --noproxy '*' -sS -o /dev/null -X FOO "$U/other"
@@ -187,6 +199,41 @@ assert a["url.full"] in ("http://example.test/vhost", "http://example.test:80/vh
 PY
 note "curl -X FOO -> _OTHER; -0 -> version 1.0; Host: example.test -> server.address/port from it"
 
+# --- raw requests: absolute form with credentials, no Host header ------
+traced raw "$PYTHON" - "$PPORT" >"$T/raw.out" 2>&1 <<'PY'
+import socket, sys
+for req in (b"GET http://alice:s3cret@example.test:8080/abs?q=1 HTTP/1.1\r\nHost: example.test:8080\r\n"
+            b"Connection: close\r\n\r\n",
+            b"GET /nohost HTTP/1.0\r\n\r\n"):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+    s.sendall(req)
+    got = b""
+    while True:
+        c = s.recv(4096)
+        if not c:
+            break
+        got += c
+    print(got.split(b"\r\n")[0].decode())
+    s.close()
+PY
+[ "$RC" = 0 ] || { cat "$T/raw.out" >&2; fail "raw requests failed under the library"; }
+check raw <<'PY'
+assert len(spans) == 2, len(spans)
+port = int(args["port"])
+a = spans[0]["attributes"]
+assert "s3cret" not in a["url.full"] and "alice" not in a["url.full"], "credentials in url.full: %r" % a["url.full"]
+assert a["url.full"].endswith("example.test:8080/abs?q=1"), a["url.full"]
+assert a["server.address"] == "example.test" and a["server.port"] == 8080, a
+no_secret(spans[0], "s3cret")
+a = spans[1]["attributes"]
+assert a["server.address"] == "127.0.0.1" and a["server.port"] == port, "no Host: the peer: %r" % a
+assert a["url.full"] == "http://127.0.0.1:%d/nohost" % port, a
+assert a["network.protocol.version"] == "1.0", a
+r = [r for r in reqs if r["target"] == "/nohost"]
+named_by(spans[1], injected(r[0]["head"]))
+PY
+note "absolute-form target: credentials redacted from url.full; no Host header: server.* from the peer"
+
 # --- a request with its own traceparent: untouched, no span --------------
 OWN=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
 traced curl-own curl --noproxy '*' -sS -o "$T/own.out" -H "traceparent: $OWN" "$U/echo?own"
@@ -198,6 +245,17 @@ assert header_values(r[0]["head"], "traceparent") == [args["own"]], r[0]["head"]
 assert open(args["out"], newline="").read() == r[0]["head"]
 PY
 note "curl with its own traceparent: sent unchanged, no span"
+
+# --- not sampled: the context still travels, flagged 00; no span --------
+traced curl-off env OTEL_TRACES_SAMPLER=always_off curl --noproxy '*' -sS -o /dev/null "$U/unsampled"
+[ "$RC" = 0 ] || fail "curl with always_off failed under the library ($RC)"
+check curl-off <<'PY'
+assert spans == [], "always_off exports nothing, got %d" % len(spans)
+r = [r for r in reqs if r["target"] == "/unsampled"]
+trace, span, flags = injected(r[0]["head"])
+assert flags == "00", "an unsampled context is propagated with flags 00: %r" % r[0]["head"]
+PY
+note "always_off: traceparent with flags 00, no span"
 
 # --- Python urllib, and http.client on one keep-alive connection ----------
 traced urllib "$PYTHON" - "$U" "$OWN" >"$T/py.out" 2>"$T/py.err" <<'PY'
@@ -250,6 +308,7 @@ note "python urllib + http.client keep-alive: 8 spans, injected ids match, own t
 
 # --- IPv6 --------------------------------------------------------------
 if "$PYTHON" -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+	V4_PDIR=$PDIR V4_PPORT=$PPORT
 	start_peer --bind ::1
 	traced curl6 curl --noproxy '*' -sS -o /dev/null -g "http://[::1]:$PPORT/six?v=6"
 	[ "$RC" = 0 ] || fail "curl to [::1] failed under the library ($RC)"
@@ -265,7 +324,25 @@ assert a["url.full"] == "http://[::1]:%d/six?v=6" % port, a
 check_status(s, 200)
 PY
 	note "curl over IPv6: span with peer ::1, injected"
+	PDIR=$V4_PDIR PPORT=$V4_PPORT
 else
 	note "no IPv6 loopback on this machine: the ::1 case did not run"
 fi
+# --- ignored requests: no span, and nothing injected that would name one --
+traced curl-ignored env OTELPRELOAD_IGNORE_PATHS=/healthz,/readyz \
+	curl --noproxy '*' -sS -o /dev/null -o /dev/null "$U/healthz" "$U/readyz/deep?x=1"
+[ "$RC" = 0 ] || fail "curl to ignored paths failed under the library ($RC)"
+traced curl-ignored env "OTELPRELOAD_IGNORE_USER_AGENTS=kube-probe/*" \
+	curl --noproxy '*' -sS -o /dev/null -A kube-probe/1.29 "$U/probe-ua"
+[ "$RC" = 0 ] || fail "curl with an ignored user agent failed under the library ($RC)"
+check curl-ignored <<'PY'
+assert spans == [], "no span for ignored requests, got %d" % len(spans)
+for target in ("/healthz", "/readyz/deep?x=1", "/probe-ua"):
+    r = [r for r in reqs if r["target"] == target]
+    assert len(r) == 1, target
+    assert header_values(r[0]["head"], "traceparent") == [], \
+        "%s is ignored, yet went out with a traceparent naming a span never exported: %r" % (
+            target, r[0]["head"])
+PY
+note "OTELPRELOAD_IGNORE_PATHS / _USER_AGENTS on the client: no span, request untouched"
 pass

@@ -4,8 +4,9 @@
 # library, exchange Redis- and memcached-style lines (some starting like an
 # HTTP request: "GET key", "POST /x HTTP/9.9") and binary bytes, in both
 # directions, on a connection that starts with "PING" and on one that starts
-# with "GET key". As a control, curl under the library against an
-# unpreloaded http.server does export its span to the same receiver.
+# with "GET key". HTTP over a Unix socket is not TCP either. As a control,
+# curl under the library against an unpreloaded http.server does export
+# its span to the same receiver.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
 need "$LIB"
@@ -79,6 +80,14 @@ wait "$SPID" || { cat "$T/server.log" >&2; fail "the echo server failed"; }
 cmp "$T/client.sent" "$T/server.recv" || fail "the server received other bytes than the client sent"
 note "non-HTTP exchange: $(wc -c <"$T/server.recv") bytes each way, identical"
 
+# HTTP over a Unix socket is not TCP: no span, no header.
+start_peer --bind "$T/http.sock"
+LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=unix-client curl -sS --unix-socket "$T/http.sock" -o "$T/unix.out" \
+	http://localhost/echo || fail "curl over a Unix socket failed under the library"
+grep -qi '^traceparent' "$T/unix.out" && fail "a traceparent went out over a Unix socket: $(cat "$T/unix.out")"
+grep -q '^GET /echo HTTP/1.1' "$T/unix.out" || fail "the peer on the Unix socket saw: $(cat "$T/unix.out")"
+note "HTTP over a Unix socket: passed through untouched"
+
 # Control: the same receiver does get a span from a traced HTTP client.
 start_http_server || fail "python3 -m http.server did not start"
 echo hi >"$T/www/hi"
@@ -86,7 +95,7 @@ LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=control curl --noproxy '*' -sS -o /dev/null 
 	fail "curl failed under the library"
 check_json "$RSPANS" <<'PY'
 names = [(s["resource"]["service.name"], s["name"]) for s in rows]
-assert names == [("control", "GET")], "only the control span, nothing from the echo pair: %r" % names
+assert names == [("control", "GET")], "only the control span, nothing from the echo pair or the Unix socket: %r" % names
 PY
 note "no span from the echo server or client; the control request's span arrived"
 pass

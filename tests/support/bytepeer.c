@@ -19,7 +19,8 @@
  *             as one stream written with write() and poll() on EAGAIN
  *   split     three requests cut into many write() calls: the request line
  *             in pieces ("GE", "T /x HT", ...), the headers one byte at a time
- *   writev    requests as writev() calls of many tiny iovecs, empty ones too
+ *   writev    requests as writev() calls of many tiny iovecs, empty ones
+ *             too, one of IOV_MAX iovecs
  *   pipeline  three requests in one write(), then the answers read to EOF
  *   chunked   a 100 kB chunked answer and two more, read in odd-sized pieces
  *   flags     send() with MSG_MORE and MSG_NOSIGNAL, sendmsg(), sendto();
@@ -32,9 +33,11 @@
  *   lateown   the request line alone, then a head with its own traceparent;
  *             then an ordinary request
  *   pipeline20  twenty pipelined requests in one write()
+ *   longline  a 12 kB request target, then a short request
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -86,14 +89,17 @@ static void put(struct buf *b, const void *p, size_t n)
 
 static void putf(struct buf *b, const char *fmt, ...)
 {
-	char tmp[4096];
+	char *tmp;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	n = vasprintf(&tmp, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		die(2, "out of memory");
 	put(b, tmp, (size_t)n);
+	free(tmp);
 }
 
 /*
@@ -441,7 +447,7 @@ static void variant_split(void)
 static void variant_writev(void)
 {
 	struct buf r = { 0 }, body = { 0 };
-	struct iovec iov[1024];
+	struct iovec iov[IOV_MAX];
 	int fd = dial(0), cnt = 0;
 	size_t line, i;
 
@@ -467,6 +473,19 @@ static void variant_writev(void)
 	iov[1] = (struct iovec){ r.p, r.len };
 	iov[2] = (struct iovec){ body.p, body.len };
 	writev_all(fd, iov, 3);
+	read_response(fd, do_read, 4096);
+
+	/* IOV_MAX iovecs: one byte each, the last one the rest of the head. */
+	r.len = 0;
+	head(&r, "GET", "/vecmax", "X-Long: ");
+	r.len -= 2;
+	for (i = 0; i < 1100; i++)
+		put(&r, "x", 1);
+	put(&r, "\r\n\r\n", 4);
+	for (cnt = 0; cnt < IOV_MAX - 1; cnt++)
+		iov[cnt] = (struct iovec){ r.p + cnt, 1 };
+	iov[cnt] = (struct iovec){ r.p + cnt, r.len - (size_t)cnt };
+	writev_all(fd, iov, IOV_MAX);
 	read_response(fd, do_read, 4096);
 
 	/* The request line alone in the first iovec. */
@@ -703,6 +722,30 @@ static void variant_dup(void)
 	free(r.p);
 }
 
+/* A 12 kB request target, longer than any line buffer should be, then a short request. */
+static void variant_longline(void)
+{
+	struct buf r = { 0 }, path = { 0 };
+	int fd = dial(0);
+	size_t i;
+
+	put(&path, "/long?", 6);
+	for (i = 0; i < 12000; i++)
+		put(&path, "abcdefghij" + i % 10, 1);
+	put(&path, "", 1);
+	head(&r, "GET", path.p, "");
+	write_all(fd, r.p, 5000);
+	write_all(fd, r.p + 5000, r.len - 5000);
+	read_response(fd, do_read, 4096);
+	r.len = 0;
+	head(&r, "GET", "/404?short", "Connection: close\r\n");
+	write_all(fd, r.p, r.len);
+	read_response(fd, do_read, 4096);
+	close(fd);
+	free(r.p);
+	free(path.p);
+}
+
 static void save(const char *dir, const char *name, const struct buf *b)
 {
 	char path[4096];
@@ -725,6 +768,7 @@ int main(int argc, char **argv)
 		{ "chunked", variant_chunked },   { "flags", variant_flags },
 		{ "pipeline20", variant_pipeline20 }, { "lateown", variant_lateown },
 		{ "sendfile", variant_sendfile }, { "dup", variant_dup },
+		{ "longline", variant_longline },
 	};
 	size_t i;
 

@@ -1,6 +1,6 @@
 # Helpers for the HTTP integration tests. Source it after lib.sh:
 #   . "$(dirname "$0")/../support/lib.sh" "$@"
-#   . "$(dirname "$0")/../support/http_lib.sh"
+#   . "$SRC/tests/support/http_lib.sh"
 
 HTTP_PEER=$SRC/tests/support/http_peer.py
 WIRECHECK=$SRC/tests/support/wirecheck.py

@@ -4,7 +4,8 @@
                          [--slow] [--lifetime SECONDS]
 
 Listens on ADDR (default 127.0.0.1) on a port the kernel picks, written to
---port-file once listening. Each connection N is served by its own thread;
+--port-file once listening (an ADDR starting with "/" is the path of a Unix
+socket, and the port written is 0). Each connection N is served by its own thread;
 when it ends, DIR/conn-N.recv holds every byte received, DIR/conn-N.sent
 every byte sent, and DIR/conn-N.done is created last. Every request is also
 logged as one JSON line in DIR/requests.jsonl: conn, index, method, target,
@@ -20,6 +21,7 @@ The answer depends on the request target's path:
     /404, /500   that status, with a Content-Length body
     /truncated   promises 100 bytes, sends 10 and closes
     /reset       reads the request and resets the connection (RST)
+    /empty       reads the request and closes the connection, answering nothing
     /echo        200 whose body is the request head as received
     anything     200 with a Content-Length body
     (HEAD)       the head of a 200 with Content-Length: 42, no body
@@ -36,7 +38,6 @@ import json
 import os
 import socket
 import struct
-import sys
 import threading
 import time
 
@@ -150,6 +151,8 @@ def respond(c, method, path, version, headers, head):
         return "close"
     elif path == "/reset":
         return "reset"
+    elif path == "/empty":
+        return "close"
     elif path == "/echo":
         simple(200, "OK", head)
     else:
@@ -221,16 +224,22 @@ def handle(sock, n, opts):
 def main():
     opts = parse_args()
     os.makedirs(opts.dir, exist_ok=True)
-    family = socket.AF_INET6 if ":" in opts.bind else socket.AF_INET
-    srv = socket.socket(family, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if opts.slow:
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    srv.bind((opts.bind, 0))
+    if opts.bind.startswith("/"):
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(opts.bind)
+        port = 0
+    else:
+        family = socket.AF_INET6 if ":" in opts.bind else socket.AF_INET
+        srv = socket.socket(family, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if opts.slow:
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        srv.bind((opts.bind, 0))
+        port = srv.getsockname()[1]
     srv.listen(64)
     tmp = opts.port_file + ".tmp"
     with open(tmp, "w") as f:
-        f.write("%d\n" % srv.getsockname()[1])
+        f.write("%d\n" % port)
     os.rename(tmp, opts.port_file)
     threading.Timer(opts.lifetime, lambda: os._exit(0)).start()
     n = 0
