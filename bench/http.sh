@@ -154,7 +154,8 @@ start_nginx() { # start_nginx NAME PRELOAD(0|1)
 	mkdir -p "$prefix/www" "$prefix/tmp"
 	cp "$out/small.html" "$prefix/www/"
 	((EUID == 0)) && user="user $(id -un);"
-	# nginx empties its workers' environment: keep the library's variables.
+	# nginx empties its workers' environment; keeping the library's variables
+	# makes the figures independent of when the library reads them.
 	for kv in OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_SAMPLER OTEL_SERVICE_NAME "${traced_env[@]}"; do
 		keep+="env ${kv%%=*};"$'\n'
 	done
@@ -231,6 +232,8 @@ printf '  traced    LD_PRELOAD, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to the 
 printf '            receiver (%s), default OTEL_BSP_* settings\n' "$endpoint"
 if ((${#traced_env[@]})); then printf '            plus %s\n' "${traced_env[*]}"; fi
 printf '  CPU/req   user+system time of the nginx worker, all its threads, per request\n'
+printf '  load      %s (1, 5, 15 min) at the start: other work on the machine moves every figure\n' \
+	"$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The statistics: "row RUNS_LINE" prints one run, "summary RUNS_FILE" the
 # medians. A runs line is: round server wrk-output worker-ticks receiver-ticks.
@@ -346,4 +349,5 @@ if [[ -s $out/nginx-with/error.log ]]; then
 	printf '\n  the traced nginx logged:\n'
 	sed 's/^/    /' "$out/nginx-with/error.log" | head -20
 fi
+printf '\n  load      %s (1, 5, 15 min) at the end\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '\nraw data: %s/\n' "${out#"$PWD"/}"

@@ -387,6 +387,10 @@ static char **parse_list(op_getenv_fn get, const char *name, const char *(*check
 		if (!len || !(item = strndup(p, len)))
 			continue;
 		if ((why = check(item))) {
+			/* The warning is one line: control characters show as '?'. */
+			for (char *c = item; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
 			op_warn("%s: %.*s %s; ignored", name, OP_WARN_VALUE_MAX, item, why);
 			free(item);
 			continue;

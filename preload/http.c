@@ -377,33 +377,3 @@ bool op_http_eof(struct op_http_parser *p, const struct op_http_cb *cb, void *ar
 	}
 	return op_http_idle(p);
 }
-
-long op_http_peek_line(const struct op_http_parser *p, const char *buf, size_t n,
-		       char *out, size_t cap, size_t *end)
-{
-	size_t s = 0, len = 0, part;
-	const char *nl;
-
-	if (p->state != OP_HTTP_START && p->state != OP_HTTP_LINE)
-		return -1;
-	if (p->line_total == 0)
-		while (s < n && (buf[s] == '\r' || buf[s] == '\n'))
-			s++;
-	nl = memchr(buf + s, '\n', n - s);
-	if (!nl || cap == 0)
-		return -1;
-	part = p->line_len < cap - 1 ? p->line_len : cap - 1;
-	if (part)
-		memcpy(out, p->line, part);
-	len = part;
-	part = (size_t)(nl - (buf + s));
-	if (part > cap - 1 - len)
-		part = cap - 1 - len;
-	memcpy(out + len, buf + s, part);
-	len += part;
-	if (len && out[len - 1] == '\r')
-		len--;
-	out[len] = '\0';
-	*end = (size_t)(nl - buf) + 1;
-	return (long)len;
-}

@@ -108,17 +108,6 @@ static inline bool op_http_idle(const struct op_http_parser *p)
 	return p->state == OP_HTTP_START && p->line_total == 0;
 }
 
-/*
- * For a scanner at the start of a request (START or LINE): finds where the
- * request line ends if `buf` completes it. On success copies the whole line
- * (what earlier calls left in the scanner plus the part in `buf`, without
- * CRLF, cut to `cap - 1`) into `out`, sets *end to the offset in `buf` just
- * past its '\n', and returns the line's length. Returns -1 when `buf` does
- * not complete the line.
- */
-long op_http_peek_line(const struct op_http_parser *p, const char *buf, size_t n,
-		       char *out, size_t cap, size_t *end);
-
 /* Request line parts. Returns 0, or -1 when it is not "METHOD SP TARGET SP HTTP/1.x". */
 struct op_http_request_line {
 	const char *method;

@@ -25,6 +25,7 @@ static int hex_field(const char *s, size_t n, uint8_t *out)
 
 int op_traceparent_parse(const char *v, size_t len, struct op_span_ctx *ctx)
 {
+	struct op_span_ctx out;
 	int vh, vl, fh, fl;
 
 	/* Optional whitespace around the value is not part of it. */
@@ -42,14 +43,16 @@ int op_traceparent_parse(const char *v, size_t len, struct op_span_ctx *ctx)
 		return -1;
 	if (len > OP_TRACEPARENT_LEN && v[OP_TRACEPARENT_LEN] != '-')
 		return -1;
-	if (hex_field(v + 3, 32, ctx->trace_id) || hex_field(v + 36, 16, ctx->span_id))
+	/* Parsed aside: a value rejected half-way must leave `ctx` untouched. */
+	if (hex_field(v + 3, 32, out.trace_id) || hex_field(v + 36, 16, out.span_id))
 		return -1;
 	fh = lowerhex(v[53]);
 	fl = lowerhex(v[54]);
 	if (fh < 0 || fl < 0)
 		return -1;
-	ctx->flags = (uint8_t)(fh << 4 | fl);
-	ctx->remote = true;
+	out.flags = (uint8_t)(fh << 4 | fl);
+	out.remote = true;
+	*ctx = out;
 	return 0;
 }
 

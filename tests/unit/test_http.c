@@ -1028,72 +1028,6 @@ static void test_skip(void)
 	rec_free(&r);
 }
 
-/* ---- op_http_peek_line ----------------------------------------------------------- */
-
-static void test_peek_line(void)
-{
-	struct op_http_parser p;
-	struct rec r = { 0 };
-	char out[64];
-	size_t end = 0;
-
-	op_http_init(&p, OP_HTTP_REQUEST);
-	OP_ASSERT_INT(op_http_peek_line(&p, "GET /a HTTP/1.1\r\nHost: x\r\n", 26, out, sizeof out,
-					&end), 15);
-	OP_ASSERT_STR(out, "GET /a HTTP/1.1");
-	OP_ASSERT_INT(end, 17);
-
-	/* Blank lines before the request are not part of it. */
-	OP_ASSERT_INT(op_http_peek_line(&p, "\r\n\nGET / HTTP/1.0\n", 18, out, sizeof out, &end),
-		      14);
-	OP_ASSERT_STR(out, "GET / HTTP/1.0");
-	OP_ASSERT_INT(end, 18);
-
-	/* Not complete in `buf`. */
-	OP_ASSERT_INT(op_http_peek_line(&p, "GET /a HTTP/1.1\r", 16, out, sizeof out, &end), -1);
-	OP_ASSERT_INT(op_http_peek_line(&p, "\r\n\r\n", 4, out, sizeof out, &end), -1);
-	OP_ASSERT_INT(op_http_peek_line(&p, "", 0, out, sizeof out, &end), -1);
-	op_http_free(&p);
-
-	/* Part of the line already with the scanner: both parts, scanner untouched. */
-	rec_begin(&r, OP_HTTP_REQUEST, NULL, "GET /lo", 7);
-	feed(&r, 0, 7);
-	OP_ASSERT_INT(r.p.state, OP_HTTP_LINE);
-	OP_ASSERT_INT(op_http_peek_line(&r.p, "ng HTTP/1.1\r\nHost: h\r\n", 22, out, sizeof out,
-					&end), 18);
-	OP_ASSERT_STR(out, "GET /long HTTP/1.1");
-	OP_ASSERT_INT(end, 13);
-	OP_ASSERT_INT(r.p.line_len, 7);
-	OP_ASSERT_INT(r.p.pos, 7);
-	/* Cut to the room in `out`. */
-	OP_ASSERT_INT(op_http_peek_line(&r.p, "ng HTTP/1.1\r\n", 13, out, 5, &end), 4);
-	OP_ASSERT_STR(out, "GET ");
-	OP_ASSERT_INT(end, 13);
-	OP_ASSERT_INT(op_http_peek_line(&r.p, "ng HTTP/1.1\r\n", 13, out, 10, &end), 9);
-	OP_ASSERT_STR(out, "GET /long");
-	OP_ASSERT_INT(op_http_peek_line(&r.p, "ng HTTP/1.1", 11, out, sizeof out, &end), -1);
-	/* What the scanner then reports is the peeked line. */
-	r.stream = "GET /long HTTP/1.1\r\n\r\n";
-	r.n = 22;
-	op_http_feed(&r.p, r.stream + 7, 15, &cb, &r);
-	rec_finish(&r, false);
-	CU_ASSERT_TRUE(same_log(&r, "S 20 0 GET /long HTTP/1.1\nE 22 20 framed\nM\nend START 22\n",
-				"peeked"));
-
-	/* The scanner holds all but the '\n'. */
-	rec_begin(&r, OP_HTTP_REQUEST, NULL, "GET / HTTP/1.1\r\nHost: h\r\n", 25);
-	feed(&r, 0, 15);
-	OP_ASSERT_INT(op_http_peek_line(&r.p, "\nHost: h\r\n", 10, out, sizeof out, &end), 14);
-	OP_ASSERT_STR(out, "GET / HTTP/1.1");
-	OP_ASSERT_INT(end, 1);
-
-	/* Past the request line: nothing to peek. */
-	feed(&r, 15, 16);
-	OP_ASSERT_INT(r.p.state, OP_HTTP_HEADERS);
-	OP_ASSERT_INT(op_http_peek_line(&r.p, "GET / HTTP/1.1\r\n", 16, out, sizeof out, &end), -1);
-	rec_free(&r);
-}
-
 /* ---- the line parsers ------------------------------------------------------------ */
 
 static void test_parse_request_line(void)
@@ -1228,7 +1162,6 @@ static CU_TestInfo tests[] = {
 	{ "Transfer-Encoding", test_transfer_encoding },
 	{ "Content-Length values", test_content_length_values },
 	{ "op_http_skip", test_skip },
-	{ "op_http_peek_line", test_peek_line },
 	{ "op_http_parse_request_line", test_parse_request_line },
 	{ "op_http_parse_status_line", test_parse_status_line },
 	{ "op_http_name_is", test_name_is },
