@@ -121,11 +121,11 @@ wait_file() { # wait_file FILE SECONDS
 # cpu_ticks PID...: user + system clock ticks of these processes, all their
 # threads included (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() {
-	local p t=0 st f
+	local p t=0 st fields
 	for p in "$@"; do
 		st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		read -ra f <<<"${st##*) }"
-		t=$((t + f[11] + f[12]))
+		read -ra fields <<<"${st##*) }"
+		t=$((t + fields[11] + fields[12]))
 	done
 	echo "$t"
 }

@@ -7,6 +7,9 @@
 #       child of our exported CLIENT span, through the traceparent we inject.
 #   (b) Node client -> python3 -m http.server under the library: our exported
 #       SERVER span is a child of the SDK's CLIENT span.
+#   (c) Node client -> a Python ThreadingHTTPServer under the library that
+#       calls a Node server with urllib while serving: one trace of four spans,
+#       Node CLIENT -> our SERVER -> our CLIENT -> Node SERVER.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 need "$LIB"
 need_node
@@ -134,4 +137,81 @@ assert s["spanId"] not in ("", n["spanId"]) and len(s["spanId"]) == 16, show(s)
 assert int(n["startTimeUnixNano"]) <= int(s["startTimeUnixNano"]) + 5000000, "client starts before server (5 ms slack)"
 PY
 note "(b) Node SDK client -> python3 http.server under the library: our SERVER span is a child of Node's CLIENT span"
+
+# --- (c) Node client -> preloaded Python proxy -> Node server ------------------
+node "$PEER" server --port-file "$T/node2.port" --spans "$T/node2-server.jsonl" \
+	--headers "$T/node2-headers.jsonl" --requests 1 --lifetime 60 \
+	>"$T/node2-server.log" 2>&1 &
+N2PID=$!
+track "$N2PID"
+wait_file "$T/node2.port" 15 || { cat "$T/node2-server.log" >&2; fail "the second Node server did not start"; }
+cat >"$T/proxy.py" <<'PROXY'
+import http.server, os, sys, urllib.request
+upstream, port_file = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        with urllib.request.urlopen(upstream + self.path, timeout=20) as r:
+            body = r.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d\n" % s.server_address[1])
+os.rename(port_file + ".tmp", port_file)
+s.serve_forever()
+PROXY
+timeout 100 env "${OTEL_ENV[@]}" OTEL_SERVICE_NAME=pyproxy LD_PRELOAD="$LIB" \
+	"$PYTHON" "$T/proxy.py" "http://127.0.0.1:$(cat "$T/node2.port")" "$T/proxy.port" \
+	>"$T/proxy.log" 2>&1 &
+track $!
+wait_file "$T/proxy.port" 15 || { cat "$T/proxy.log" >&2; fail "the Python proxy under the library did not start"; }
+out=$(timeout 30 node "$PEER" client "http://127.0.0.1:$(cat "$T/proxy.port")/via-proxy" \
+	--spans "$T/node2-client.jsonl" 2>"$T/node2-client.err")
+rc=$?
+[ "$rc" = 0 ] || { cat "$T/node2-client.err" "$T/proxy.log" >&2; fail "the Node client through the proxy failed ($rc)"; }
+[ "$out" = "$(printf '200\nok')" ] || { cat "$T/proxy.log" >&2; fail "the Node client through the proxy got '$out'"; }
+wait "$N2PID" || { cat "$T/node2-server.log" >&2; fail "the second Node server failed"; }
+proxy_spans() {
+	"$PYTHON" -c 'import json, sys
+print(sum(json.loads(l)["resource"].get("service.name") == "pyproxy"
+          for l in open(sys.argv[1]) if l.strip()))' "$RSPANS"
+}
+for ((i = 0; i < 100; i++)); do
+	[ "$(proxy_spans)" -ge 2 ] && break
+	sleep 0.1
+done
+settle "$RSPANS"
+check_json "$RSPANS" nclient="$T/node2-client.jsonl" nserver="$T/node2-server.jsonl" \
+	headers="$T/node2-headers.jsonl" <<'PY'
+def load(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+nc, ns = load(args["nclient"]), load(args["nserver"])
+assert len(nc) == 1 and nc[0]["kind"] == 3, "one Node CLIENT span: %s" % show(nc)
+assert len(ns) == 1 and ns[0]["kind"] == 2, "one Node SERVER span: %s" % show(ns)
+nc, ns = nc[0], ns[0]
+ours = [s for s in rows if s["resource"].get("service.name") == "pyproxy"]
+srv = [s for s in ours if s["kind"] == 2]
+cli = [s for s in ours if s["kind"] == 3]
+assert len(ours) == 2 and len(srv) == 1 and len(cli) == 1, \
+    "the proxy exported one SERVER and one CLIENT span: %s" % show(ours)
+srv, cli = srv[0], cli[0]
+assert srv["name"] == "GET" and cli["name"] == "GET", show(ours)
+t = nc["traceId"]
+assert srv["traceId"] == t and cli["traceId"] == t and ns["traceId"] == t, \
+    "one trace: node client %s, our server %s, our client %s, node server %s" % (
+        t, srv["traceId"], cli["traceId"], ns["traceId"])
+assert srv["parentSpanId"] == nc["spanId"], "our SERVER span's parent is Node's CLIENT span"
+assert cli["parentSpanId"] == srv["spanId"], "our CLIENT span (made while serving) is a child of our SERVER span"
+assert ns["parentSpanId"] == cli["spanId"], "Node's SERVER span's parent is our CLIENT span"
+h = load(args["headers"])
+assert len(h) == 1 and h[0]["headers"].get("traceparent") == "00-%s-%s-01" % (t, cli["spanId"]), \
+    "the proxy's upstream request carried one traceparent naming our CLIENT span: %s" % show(h)
+PY
+note "(c) Node client -> Python proxy under the library -> Node server: one trace, four spans, parents linked"
 pass
