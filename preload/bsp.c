@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "../exporter/plugin.h"
 #include "bsp.h"
@@ -150,6 +152,30 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 		op_span_free(batch[i]);
 }
 
+/*
+ * The exporter must never take CPU the application wants: on Linux a
+ * thread has its own nice value, and OP_WORKER_NICE_STEP above the
+ * process's lets the scheduler run the application first whenever both
+ * are ready, while the worker still gets the idle time (and a share under
+ * full load) to drain the queue. Failure changes nothing but priority.
+ */
+#define OP_WORKER_NICE_STEP 10
+
+static void lower_priority(void)
+{
+	int saved = errno, nice;
+
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0) {
+		nice += OP_WORKER_NICE_STEP;
+		if (nice > 19)
+			nice = 19;
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+	}
+	errno = saved;
+}
+
 static void *worker(void *arg)
 {
 	uint32_t batch_max = op_cfg.bsp_max_export_batch;
@@ -159,6 +185,7 @@ static void *worker(void *arg)
 	(void)arg;
 	/* Everything this thread does is ours: never trace it. */
 	OP_GUARD_ENTER();
+	lower_priority();
 	batch = malloc(batch_max * sizeof *batch);
 	op_resource_build(&res, &op_cfg, NULL, NULL, (long)getpid());
 
