@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,31 @@ void op_attrs_init(struct op_attrs *a, uint32_t count_limit, uint32_t value_len_
 	a->value_len_limit = value_len_limit;
 }
 
+/* A copy of [s, s + len) in the arena if it fits, else on the heap (`bit` set in *heap). */
+static char *store(struct op_attrs *a, const char *s, size_t len, uint8_t *heap, uint8_t bit)
+{
+	char *p;
+
+	if (a->arena && len < a->arena_cap - a->arena_used) {
+		p = a->arena + a->arena_used;
+		a->arena_used += (uint32_t)len + 1;
+	} else {
+		if (!(p = malloc(len + 1)))
+			return NULL;
+		*heap |= bit;
+	}
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static void release_value(struct op_attr *at)
+{
+	if (at->type == OP_ATTR_STRING && (at->heap & OP_ATTR_HEAP_VALUE))
+		free(at->v.s);
+	at->heap &= (uint8_t)~OP_ATTR_HEAP_VALUE;
+}
+
 /*
  * The slot for `key`: the existing attribute (replaced, as the API
  * specifies), or a new one, or NULL when the count limit is reached (the
@@ -29,8 +55,7 @@ static struct op_attr *slot(struct op_attrs *a, const char *key)
 	for (uint32_t i = 0; i < a->n; i++) {
 		if (!strcmp(a->v[i].key, key)) {
 			at = &a->v[i];
-			if (at->type == OP_ATTR_STRING)
-				free(at->v.s);
+			release_value(at);
 			return at;
 		}
 	}
@@ -40,17 +65,23 @@ static struct op_attr *slot(struct op_attrs *a, const char *key)
 	}
 	if (a->n == a->cap) {
 		uint32_t cap = a->cap ? a->cap * 2 : 8;
-		struct op_attr *v = realloc(a->v, cap * sizeof *v);
+		struct op_attr *v = a->v_inline ? malloc(cap * sizeof *v)
+					       : realloc(a->v, cap * sizeof *v);
 
 		if (!v) {
 			a->dropped++;
 			return NULL;
 		}
+		if (a->v_inline && a->n)
+			memcpy(v, a->v, a->n * sizeof *v);
 		a->v = v;
 		a->cap = cap;
+		a->v_inline = false;
 	}
 	at = &a->v[a->n];
-	at->key = strdup(key);
+	at->heap = 0;
+	at->type = OP_ATTR_BOOL;
+	at->key = store(a, key, strlen(key), &at->heap, OP_ATTR_HEAP_KEY);
 	if (!at->key) {
 		a->dropped++;
 		return NULL;
@@ -90,13 +121,9 @@ int op_attrs_set_str(struct op_attrs *a, const char *key, const char *value, siz
 	if (!at)
 		return -1;
 	len = utf8_cut(value, len, a->value_len_limit);
-	copy = malloc(len + 1);
-	if (copy) {
-		memcpy(copy, value, len);
-		copy[len] = '\0';
-	}
+	copy = store(a, value, len, &at->heap, OP_ATTR_HEAP_VALUE);
 	at->type = OP_ATTR_STRING;
-	at->v.s = copy ? copy : strdup("");
+	at->v.s = copy ? copy : (char *)"";
 	return 0;
 }
 
@@ -144,13 +171,24 @@ const struct op_attr *op_attrs_get(const struct op_attrs *a, const char *key)
 void op_attrs_free(struct op_attrs *a)
 {
 	for (uint32_t i = 0; i < a->n; i++) {
-		free(a->v[i].key);
-		if (a->v[i].type == OP_ATTR_STRING)
-			free(a->v[i].v.s);
+		if (a->v[i].heap & OP_ATTR_HEAP_KEY)
+			free(a->v[i].key);
+		release_value(&a->v[i]);
 	}
-	free(a->v);
+	if (!a->v_inline)
+		free(a->v);
 	a->v = NULL;
 	a->n = a->cap = 0;
+}
+
+/* The span's name lives in its arena when it fits (it always does for HTTP methods). */
+static char *op_span_copy_name(struct op_span *s, const char *name)
+{
+	uint8_t heap = 0;
+	char *p = store(&s->attrs, name, strlen(name), &heap, 1);
+
+	s->name_heap = heap != 0;
+	return p;
 }
 
 static struct op_span *start(const char *name, enum op_span_kind kind,
@@ -161,11 +199,11 @@ static struct op_span *start(const char *name, enum op_span_kind kind,
 	op_sdk_init();
 	if (!op_sdk_enabled())
 		return NULL;
-	s = calloc(1, sizeof *s);
-	if (!s || !(s->name = strdup(name))) {
-		free(s);
+	/* Only the header is cleared: the inline storage is written before it is read. */
+	s = malloc(sizeof *s);
+	if (!s)
 		return NULL;
-	}
+	memset(s, 0, offsetof(struct op_span, inline_attrs));
 	if (parent) {
 		memcpy(s->ctx.trace_id, parent->trace_id, sizeof s->ctx.trace_id);
 		memcpy(s->parent_span_id, parent->span_id, sizeof s->parent_span_id);
@@ -178,6 +216,16 @@ static struct op_span *start(const char *name, enum op_span_kind kind,
 		s->ctx.flags |= OP_TRACE_FLAG_SAMPLED;
 	s->kind = kind;
 	op_attrs_init(&s->attrs, op_cfg.attr_count_limit, op_cfg.attr_value_len_limit);
+	s->attrs.v = s->inline_attrs;
+	s->attrs.cap = OP_SPAN_INLINE_ATTRS;
+	s->attrs.v_inline = true;
+	s->attrs.arena = s->arena;
+	s->attrs.arena_cap = OP_SPAN_ARENA;
+	s->name = op_span_copy_name(s, name);
+	if (!s->name) {
+		free(s);
+		return NULL;
+	}
 	s->start_ns = op_now_ns();
 	return s;
 }
@@ -282,7 +330,8 @@ void op_span_free(struct op_span *s)
 	if (!s)
 		return;
 	op_attrs_free(&s->attrs);
-	free(s->name);
+	if (s->name_heap)
+		free(s->name);
 	free(s->status_message);
 	free(s);
 }

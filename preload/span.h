@@ -37,9 +37,14 @@ enum op_attr_type {
 	OP_ATTR_DOUBLE,
 };
 
+/* op_attr.heap bits: which strings were allocated on their own (and are freed). */
+#define OP_ATTR_HEAP_KEY   0x1
+#define OP_ATTR_HEAP_VALUE 0x2
+
 struct op_attr {
 	char *key;
 	enum op_attr_type type;
+	uint8_t heap;
 	union {
 		char *s;
 		bool b;
@@ -52,6 +57,10 @@ struct op_attr {
  * A growable attribute list with the configured limits applied on insert:
  * past the count limit an attribute is counted in `dropped`, a string
  * longer than the value limit is cut (on a UTF-8 boundary).
+ *
+ * A span's list starts in storage inside the span (an array and a string
+ * arena), so recording a dozen attributes costs no allocation; what does
+ * not fit goes to the heap.
  */
 struct op_attrs {
 	struct op_attr *v;
@@ -60,6 +69,10 @@ struct op_attrs {
 	uint32_t dropped;
 	uint32_t count_limit;
 	uint32_t value_len_limit;
+	bool v_inline;          /* `v` is the owner's storage, not the heap */
+	char *arena;            /* strings go here while they fit, NULL: heap only */
+	uint32_t arena_cap;
+	uint32_t arena_used;
 };
 
 #define OP_TRACE_FLAG_SAMPLED 0x01
@@ -72,17 +85,25 @@ struct op_span_ctx {
 	bool remote;     /* extracted from a peer, not created here */
 };
 
+/* Attributes and string bytes a span holds without allocating. */
+#define OP_SPAN_INLINE_ATTRS 16
+#define OP_SPAN_ARENA 1024
+
 struct op_span {
 	struct op_span_ctx ctx;
 	uint8_t parent_span_id[8]; /* all zero for a root span */
 	bool parent_remote;        /* the parent context was extracted from a peer */
-	char *name;
+	char *name;                /* in `arena` unless name_heap */
+	bool name_heap;
 	enum op_span_kind kind;
 	int64_t start_ns;          /* Unix epoch, nanoseconds */
 	int64_t end_ns;
 	enum op_status status;
 	char *status_message;      /* only with OP_STATUS_ERROR, may be NULL */
 	struct op_attrs attrs;
+	/* Storage behind `attrs` and `name`; left uninitialised until used. */
+	struct op_attr inline_attrs[OP_SPAN_INLINE_ATTRS];
+	char arena[OP_SPAN_ARENA];
 };
 
 /*
