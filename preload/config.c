@@ -135,26 +135,40 @@ static void parse_sampler(struct op_config *cfg, op_getenv_fn get)
 		cfg->sampler_ratio = r;
 }
 
+/*
+ * Steps through a comma list: returns the next item (surrounding spaces
+ * trimmed, possibly empty) with its length in *len, and advances *p past
+ * it; NULL at the end.
+ */
+static const char *next_item(const char **p, size_t *len)
+{
+	const char *s = *p, *e;
+
+	if (!*s)
+		return NULL;
+	e = strchr(s, ',');
+	if (!e)
+		e = s + strlen(s);
+	*p = *e ? e + 1 : e;
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	*len = (size_t)(e - s);
+	while (*len && isspace((unsigned char)s[*len - 1]))
+		(*len)--;
+	return s;
+}
+
 static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 {
 	const char *v = get_nonempty(get, "OTEL_TRACES_EXPORTER");
-	const char *p, *e;
+	const char *rest = v, *p;
 	uint32_t bits = 0;
 	bool none = false, bad = false;
+	size_t len;
 
 	if (!v)
 		return;
-	for (p = v; *p; p = *e ? e + 1 : e) {
-		size_t len;
-
-		e = strchr(p, ',');
-		if (!e)
-			e = p + strlen(p);
-		while (p < e && isspace((unsigned char)*p))
-			p++;
-		len = (size_t)(e - p);
-		while (len && isspace((unsigned char)p[len - 1]))
-			len--;
+	while ((p = next_item(&rest, &len))) {
 		if (len == 4 && !strncasecmp(p, "otlp", 4))
 			bits |= OP_EXPORTER_OTLP;
 		else if (len == 7 && !strncasecmp(p, "console", 7))
@@ -365,25 +379,16 @@ static void parse_headers(struct op_config *cfg, op_getenv_fn get)
  */
 static char **parse_list(op_getenv_fn get, const char *name, const char *(*check)(const char *))
 {
-	const char *v = get_nonempty(get, name), *p, *e;
-	size_t n = 0, cap = 0;
+	const char *v = get_nonempty(get, name), *rest = v, *p;
+	size_t n = 0, cap = 0, len;
 	char **list = NULL;
 
 	if (!v)
 		return NULL;
-	for (p = v; *p; p = *e ? e + 1 : e) {
+	while ((p = next_item(&rest, &len))) {
 		const char *why;
-		size_t len;
 		char *item;
 
-		e = strchr(p, ',');
-		if (!e)
-			e = p + strlen(p);
-		while (p < e && isspace((unsigned char)*p))
-			p++;
-		len = (size_t)(e - p);
-		while (len && isspace((unsigned char)p[len - 1]))
-			len--;
 		if (!len || !(item = strndup(p, len)))
 			continue;
 		if ((why = check(item))) {

@@ -1024,6 +1024,20 @@ static ssize_t send_injected(struct op_http *h, int fd, const struct iovec *iov,
 	return r;
 }
 
+/* The application's call as it made it; its bytes advance the outbound stream. */
+static ssize_t send_plain(struct op_http *h, const struct op_plain *plain, int *err)
+{
+	ssize_t r = plain->fn(plain);
+
+	*err = errno;
+	if (r > 0) {
+		pthread_mutex_lock(&h->lock);
+		h->out_sent += (uint64_t)r;
+		pthread_mutex_unlock(&h->lock);
+	}
+	return r;
+}
+
 ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int flags,
 		       int can_inject, const struct op_plain *plain)
 {
@@ -1060,13 +1074,7 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 		if (!can_inject)
 			drop_injections(h);
 		pthread_mutex_unlock(&h->lock);
-		r = plain->fn(plain);
-		err = errno;
-		if (r > 0) {
-			pthread_mutex_lock(&h->lock);
-			h->out_sent += (uint64_t)r;
-			pthread_mutex_unlock(&h->lock);
-		}
+		r = send_plain(h, plain, &err);
 		goto out;
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -1078,13 +1086,7 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 		pthread_mutex_lock(&h->lock);
 		drop_injections(h);
 		pthread_mutex_unlock(&h->lock);
-		r = plain->fn(plain);
-		err = errno;
-		if (r > 0) {
-			pthread_mutex_lock(&h->lock);
-			h->out_sent += (uint64_t)r;
-			pthread_mutex_unlock(&h->lock);
-		}
+		r = send_plain(h, plain, &err);
 	}
 out:
 	if (r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
