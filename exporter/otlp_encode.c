@@ -150,9 +150,26 @@ static void span(struct enc *e, pb_span *out, pb_status *status,
 	out->status = status;
 }
 
-int op_otlp_encode(struct op_span *const *spans, size_t n,
-		   const struct op_resource *res,
-		   uint8_t **out, size_t *out_len)
+/* Grows a scratch array to hold `n` elements of `size` bytes; -1 out of memory. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *grown;
+	size_t want = *cap ? *cap : 16;
+
+	if (n <= *cap)
+		return 0;
+	while (want < n)
+		want *= 2;
+	grown = realloc(*arr, want * size);
+	if (!grown)
+		return -1;
+	*arr = grown;
+	*cap = want;
+	return 0;
+}
+
+int op_otlp_encode_into(struct op_otlp_scratch *sc, struct op_span *const *spans, size_t n,
+			const struct op_resource *res, const uint8_t **out, size_t *out_len)
 {
 	pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
@@ -162,9 +179,8 @@ int op_otlp_encode(struct op_span *const *spans, size_t n,
 	pb_resource_spans *rs_ptr = &rs;
 	pb_scope_spans *ss_ptr = &ss;
 	struct enc e = { 0 };
-	pb_span *pspans = NULL, **span_ptrs = NULL;
-	pb_status *statuses = NULL;
-	uint8_t *buf = NULL;
+	pb_span *pspans, **span_ptrs;
+	pb_status *statuses;
 	size_t i, n_attrs, len;
 	int ret = -1;
 
@@ -172,14 +188,24 @@ int op_otlp_encode(struct op_span *const *spans, size_t n,
 	for (i = 0; i < n; i++)
 		n_attrs += spans[i]->attrs.n;
 
-	pspans = calloc(n ? n : 1, sizeof *pspans);
-	span_ptrs = calloc(n ? n : 1, sizeof *span_ptrs);
-	statuses = calloc(n ? n : 1, sizeof *statuses);
-	e.kvs = calloc(n_attrs ? n_attrs : 1, sizeof *e.kvs);
-	e.anys = calloc(n_attrs ? n_attrs : 1, sizeof *e.anys);
-	e.kv_ptrs = calloc(n_attrs ? n_attrs : 1, sizeof *e.kv_ptrs);
-	if (!pspans || !span_ptrs || !statuses || !e.kvs || !e.anys || !e.kv_ptrs)
-		goto out;
+	/*
+	 * The arrays are the scratch's, kept from batch to batch: a batch of
+	 * hundreds of spans would otherwise map, fault in and unmap as much
+	 * memory again every time.
+	 */
+	if (reserve(&sc->spans, &sc->cap_spans, n ? n : 1, sizeof(pb_span)) ||
+	    reserve(&sc->span_ptrs, &sc->cap_span_ptrs, n ? n : 1, sizeof(pb_span *)) ||
+	    reserve(&sc->statuses, &sc->cap_statuses, n ? n : 1, sizeof(pb_status)) ||
+	    reserve(&sc->kvs, &sc->cap_kvs, n_attrs ? n_attrs : 1, sizeof(pb_kv)) ||
+	    reserve(&sc->anys, &sc->cap_anys, n_attrs ? n_attrs : 1, sizeof(pb_any)) ||
+	    reserve(&sc->kv_ptrs, &sc->cap_kv_ptrs, n_attrs ? n_attrs : 1, sizeof(pb_kv *)))
+		return -1;
+	pspans = sc->spans;
+	span_ptrs = sc->span_ptrs;
+	statuses = sc->statuses;
+	e.kvs = sc->kvs;
+	e.anys = sc->anys;
+	e.kv_ptrs = sc->kv_ptrs;
 
 	if (res) {
 		resource.n_attributes = res->attrs.n;
@@ -206,25 +232,50 @@ int op_otlp_encode(struct op_span *const *spans, size_t n,
 	req.resource_spans = &rs_ptr;
 
 	len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
-	buf = malloc(len ? len : 1);
-	if (!buf)
+	if (reserve((void **)&sc->buf, &sc->cap_buf, len ? len : 1, 1))
 		goto out;
-	if (opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, buf) != len) {
-		free(buf);
+	if (opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, sc->buf) != len)
 		goto out;
-	}
-	*out = buf;
+	*out = sc->buf;
 	*out_len = len;
 	ret = 0;
 out:
 	for (i = 0; i < e.n_repaired; i++)
 		free(e.repaired[i]);
 	free(e.repaired);
-	free(e.kv_ptrs);
-	free(e.anys);
-	free(e.kvs);
-	free(statuses);
-	free(span_ptrs);
-	free(pspans);
+	return ret;
+}
+
+void op_otlp_scratch_free(struct op_otlp_scratch *sc)
+{
+	free(sc->spans);
+	free(sc->span_ptrs);
+	free(sc->statuses);
+	free(sc->kvs);
+	free(sc->anys);
+	free(sc->kv_ptrs);
+	free(sc->buf);
+	memset(sc, 0, sizeof *sc);
+}
+
+int op_otlp_encode(struct op_span *const *spans, size_t n,
+		   const struct op_resource *res,
+		   uint8_t **out, size_t *out_len)
+{
+	struct op_otlp_scratch sc = { 0 };
+	const uint8_t *body;
+	size_t len;
+	int ret = op_otlp_encode_into(&sc, spans, n, res, &body, &len);
+
+	if (ret == 0) {
+		*out = malloc(len ? len : 1);
+		if (*out) {
+			memcpy(*out, body, len);
+			*out_len = len;
+		} else {
+			ret = -1;
+		}
+	}
+	op_otlp_scratch_free(&sc);
 	return ret;
 }

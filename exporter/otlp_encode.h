@@ -55,4 +55,23 @@ int op_otlp_encode(struct op_span *const *spans, size_t n,
 		   const struct op_resource *res,
 		   uint8_t **out, size_t *out_len);
 
+/*
+ * Buffers an exporter keeps between batches (grow-only); one user at a
+ * time. Zero-initialise, release with op_otlp_scratch_free().
+ */
+struct op_otlp_scratch {
+	void *spans, *span_ptrs, *statuses, *kvs, *anys, *kv_ptrs;
+	size_t cap_spans, cap_span_ptrs, cap_statuses, cap_kvs, cap_anys, cap_kv_ptrs;
+	uint8_t *buf;
+	size_t cap_buf;
+};
+
+/*
+ * op_otlp_encode() into `sc`'s buffers: *out points into `sc` and stays
+ * valid until its next use.
+ */
+int op_otlp_encode_into(struct op_otlp_scratch *sc, struct op_span *const *spans, size_t n,
+			const struct op_resource *res, const uint8_t **out, size_t *out_len);
+void op_otlp_scratch_free(struct op_otlp_scratch *sc);
+
 #endif

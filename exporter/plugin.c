@@ -19,6 +19,7 @@ struct exporters {
 	uint32_t wanted;               /* configured exporters, known ones only */
 	struct op_otlp_http *otlp;     /* NULL when not wanted or not set up */
 	struct op_console *console;
+	struct op_otlp_scratch scratch; /* OTLP encoding buffers, reused batch to batch */
 };
 
 static void destroy(void *ctx)
@@ -29,6 +30,7 @@ static void destroy(void *ctx)
 		return;
 	op_otlp_http_destroy(x->otlp);
 	op_console_destroy(x->console);
+	op_otlp_scratch_free(&x->scratch);
 	free(x);
 }
 
@@ -61,17 +63,14 @@ static int export_otlp(struct exporters *x, struct op_span *const *spans,
 		       size_t n, const struct op_resource *res,
 		       int64_t deadline_mono_ns)
 {
-	uint8_t *body;
+	const uint8_t *body;
 	size_t len;
-	int ret;
 
-	if (op_otlp_encode(spans, n, res, &body, &len)) {
+	if (op_otlp_encode_into(&x->scratch, spans, n, res, &body, &len)) {
 		op_info("cannot encode %zu spans for OTLP: out of memory", n);
 		return -1;
 	}
-	ret = op_otlp_http_send(x->otlp, body, len, n, deadline_mono_ns);
-	free(body);
-	return ret;
+	return op_otlp_http_send(x->otlp, body, len, n, deadline_mono_ns);
 }
 
 /*

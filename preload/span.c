@@ -50,10 +50,12 @@ static void release_value(struct op_attr *at)
  */
 static struct op_attr *slot(struct op_attrs *a, const char *key)
 {
+	size_t klen = strlen(key);
+	uint16_t k16 = klen > UINT16_MAX ? UINT16_MAX : (uint16_t)klen;
 	struct op_attr *at;
 
 	for (uint32_t i = 0; i < a->n; i++) {
-		if (!strcmp(a->v[i].key, key)) {
+		if (a->v[i].klen == k16 && !strcmp(a->v[i].key, key)) {
 			at = &a->v[i];
 			release_value(at);
 			return at;
@@ -81,7 +83,8 @@ static struct op_attr *slot(struct op_attrs *a, const char *key)
 	at = &a->v[a->n];
 	at->heap = 0;
 	at->type = OP_ATTR_BOOL;
-	at->key = store(a, key, strlen(key), &at->heap, OP_ATTR_HEAP_KEY);
+	at->klen = k16;
+	at->key = store(a, key, klen, &at->heap, OP_ATTR_HEAP_KEY);
 	if (!at->key) {
 		a->dropped++;
 		return NULL;
@@ -162,8 +165,11 @@ int op_attrs_set_double(struct op_attrs *a, const char *key, double value)
 
 const struct op_attr *op_attrs_get(const struct op_attrs *a, const char *key)
 {
+	size_t klen = strlen(key);
+	uint16_t k16 = klen > UINT16_MAX ? UINT16_MAX : (uint16_t)klen;
+
 	for (uint32_t i = 0; i < a->n; i++)
-		if (!strcmp(a->v[i].key, key))
+		if (a->v[i].klen == k16 && !strcmp(a->v[i].key, key))
 			return &a->v[i];
 	return NULL;
 }

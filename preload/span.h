@@ -45,6 +45,7 @@ struct op_attr {
 	char *key;
 	enum op_attr_type type;
 	uint8_t heap;
+	uint16_t klen;          /* strlen(key), capped: a cheap first test in lookups */
 	union {
 		char *s;
 		bool b;
