@@ -664,9 +664,9 @@ static enum op_http_body req_head_end(void *arg)
 		char name[OP_METHOD_MAX];
 
 		snprintf(name, sizeof name, "%s", method_known(hd->method) ? hd->method : "_OTHER");
-		t->span = op_span_start(name, OP_SPAN_KIND_SERVER, hd->has_parent ? &hd->parent : NULL);
+		t->span = op_span_start_at(name, OP_SPAN_KIND_SERVER,
+					   hd->has_parent ? &hd->parent : NULL, hd->start_ns);
 		if (t->span) {
-			t->span->start_ns = hd->start_ns;
 			server_attributes(h, t->span);
 			op_context_set(&t->span->ctx, hd->has_parent ? &hd->parent : NULL,
 				       hd->tracestate[0] ? hd->tracestate : NULL, strlen(hd->tracestate));

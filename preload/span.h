@@ -116,6 +116,10 @@ struct op_span {
 struct op_span *op_span_start(const char *name, enum op_span_kind kind,
 			      const struct op_span_ctx *parent);
 
+/* Same, with a start time observed earlier (a request's first byte). */
+struct op_span *op_span_start_at(const char *name, enum op_span_kind kind,
+				 const struct op_span_ctx *parent, int64_t start_ns);
+
 static inline bool op_span_sampled(const struct op_span *s)
 {
 	return s && (s->ctx.flags & OP_TRACE_FLAG_SAMPLED);
