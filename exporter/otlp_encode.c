@@ -13,8 +13,11 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
 typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
 typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
 typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
 
 /*
  * An empty string value that is not protobuf_c_empty_string: protobuf-c
@@ -165,62 +168,20 @@ static int reserve(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/*
- * The three framing levels around the spans are written here rather than
- * by protobuf-c: its pack() sizes every nested message again at each level
- * it is nested in, and with spans six levels deep (request, resource
- * spans, scope spans, span, key-value, any-value) the attributes were
- * sized six times over. Packed one span at a time, they are sized three
- * times. Field numbers from the OTLP protos (exporter/proto):
- * ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.resource = 1,
- * ResourceSpans.scope_spans = 2, ScopeSpans.scope = 1, ScopeSpans.spans = 2.
- */
-#define PB_LEN_FIELD(n) ((uint8_t)((n) << 3 | 2))
-
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-/* Bytes of a length-delimited field holding `len` bytes (tag < 16: one byte). */
-static size_t field_len(size_t len)
-{
-	return 1 + varint_len(len) + len;
-}
-
-static uint8_t *put_field_head(uint8_t *p, unsigned field, size_t len)
-{
-	*p++ = PB_LEN_FIELD(field);
-	return put_varint(p, len);
-}
-
 int op_otlp_encode_into(struct op_otlp_scratch *sc, struct op_span *const *spans, size_t n,
 			const struct op_resource *res, const uint8_t **out, size_t *out_len)
 {
+	pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
 	pb_resource resource = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+	pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
 	pb_scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+	pb_resource_spans *rs_ptr = &rs;
+	pb_scope_spans *ss_ptr = &ss;
 	struct enc e = { 0 };
-	pb_span *pspans;
+	pb_span *pspans, **span_ptrs;
 	pb_status *statuses;
-	size_t *sizes;
-	size_t i, n_attrs, res_len, scope_len, ss_len, rs_len, len;
-	uint8_t *p;
+	size_t i, n_attrs, len;
 	int ret = -1;
 
 	n_attrs = res ? res->attrs.n : 0;
@@ -233,14 +194,14 @@ int op_otlp_encode_into(struct op_otlp_scratch *sc, struct op_span *const *spans
 	 * memory again every time.
 	 */
 	if (reserve(&sc->spans, &sc->cap_spans, n ? n : 1, sizeof(pb_span)) ||
-	    reserve(&sc->sizes, &sc->cap_sizes, n ? n : 1, sizeof(size_t)) ||
+	    reserve(&sc->span_ptrs, &sc->cap_span_ptrs, n ? n : 1, sizeof(pb_span *)) ||
 	    reserve(&sc->statuses, &sc->cap_statuses, n ? n : 1, sizeof(pb_status)) ||
 	    reserve(&sc->kvs, &sc->cap_kvs, n_attrs ? n_attrs : 1, sizeof(pb_kv)) ||
 	    reserve(&sc->anys, &sc->cap_anys, n_attrs ? n_attrs : 1, sizeof(pb_any)) ||
 	    reserve(&sc->kv_ptrs, &sc->cap_kv_ptrs, n_attrs ? n_attrs : 1, sizeof(pb_kv *)))
 		return -1;
 	pspans = sc->spans;
-	sizes = sc->sizes;
+	span_ptrs = sc->span_ptrs;
 	statuses = sc->statuses;
 	e.kvs = sc->kvs;
 	e.anys = sc->anys;
@@ -251,37 +212,29 @@ int op_otlp_encode_into(struct op_otlp_scratch *sc, struct op_span *const *spans
 		resource.attributes = attrs(&e, &res->attrs);
 		resource.dropped_attributes_count = res->attrs.dropped;
 	}
+	rs.resource = &resource;
+	rs.n_scope_spans = 1;
+	rs.scope_spans = &ss_ptr;
+
 	scope.name = (char *)OP_SCOPE_NAME;
 	scope.version = (char *)OP_VERSION;
-	for (i = 0; i < n; i++)
+	ss.scope = &scope;
+	ss.n_spans = n;
+	ss.spans = span_ptrs;
+	for (i = 0; i < n; i++) {
 		span(&e, &pspans[i], &statuses[i], spans[i]);
+		span_ptrs[i] = &pspans[i];
+	}
 	if (e.oom)
 		goto out;
 
-	/* Sizes, innermost first: every length prefix is known before writing. */
-	res_len = opentelemetry__proto__resource__v1__resource__get_packed_size(&resource);
-	scope_len = opentelemetry__proto__common__v1__instrumentation_scope__get_packed_size(&scope);
-	ss_len = field_len(scope_len);
-	for (i = 0; i < n; i++) {
-		sizes[i] = opentelemetry__proto__trace__v1__span__get_packed_size(&pspans[i]);
-		ss_len += field_len(sizes[i]);
-	}
-	rs_len = field_len(res_len) + field_len(ss_len);
-	len = field_len(rs_len);
-	if (reserve((void **)&sc->buf, &sc->cap_buf, len, 1))
-		goto out;
+	req.n_resource_spans = 1;
+	req.resource_spans = &rs_ptr;
 
-	p = put_field_head(sc->buf, 1, rs_len);          /* request.resource_spans */
-	p = put_field_head(p, 1, res_len);                 /* resource_spans.resource */
-	p += opentelemetry__proto__resource__v1__resource__pack(&resource, p);
-	p = put_field_head(p, 2, ss_len);                  /* resource_spans.scope_spans */
-	p = put_field_head(p, 1, scope_len);               /* scope_spans.scope */
-	p += opentelemetry__proto__common__v1__instrumentation_scope__pack(&scope, p);
-	for (i = 0; i < n; i++) {
-		p = put_field_head(p, 2, sizes[i]);        /* scope_spans.spans */
-		p += opentelemetry__proto__trace__v1__span__pack(&pspans[i], p);
-	}
-	if ((size_t)(p - sc->buf) != len)
+	len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
+	if (reserve((void **)&sc->buf, &sc->cap_buf, len ? len : 1, 1))
+		goto out;
+	if (opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, sc->buf) != len)
 		goto out;
 	*out = sc->buf;
 	*out_len = len;
@@ -296,7 +249,7 @@ out:
 void op_otlp_scratch_free(struct op_otlp_scratch *sc)
 {
 	free(sc->spans);
-	free(sc->sizes);
+	free(sc->span_ptrs);
 	free(sc->statuses);
 	free(sc->kvs);
 	free(sc->anys);

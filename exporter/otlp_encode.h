@@ -60,8 +60,8 @@ int op_otlp_encode(struct op_span *const *spans, size_t n,
  * time. Zero-initialise, release with op_otlp_scratch_free().
  */
 struct op_otlp_scratch {
-	void *spans, *sizes, *statuses, *kvs, *anys, *kv_ptrs;
-	size_t cap_spans, cap_sizes, cap_statuses, cap_kvs, cap_anys, cap_kv_ptrs;
+	void *spans, *span_ptrs, *statuses, *kvs, *anys, *kv_ptrs;
+	size_t cap_spans, cap_span_ptrs, cap_statuses, cap_kvs, cap_anys, cap_kv_ptrs;
 	uint8_t *buf;
 	size_t cap_buf;
 };
