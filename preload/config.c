@@ -190,6 +190,70 @@ static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 	cfg->exporters = bits;
 }
 
+static const char *const propagator_names[OP_PROP_COUNT] = {
+	[OP_PROP_TRACECONTEXT] = "tracecontext",
+	[OP_PROP_BAGGAGE] = "baggage",
+	[OP_PROP_B3] = "b3",
+	[OP_PROP_B3MULTI] = "b3multi",
+	[OP_PROP_JAEGER] = "jaeger",
+};
+
+static void add_propagator(struct op_config *cfg, enum op_propagator p)
+{
+	if (cfg->propagator_bits & (1u << p))
+		return;
+	cfg->propagator_bits |= 1u << p;
+	cfg->propagators[cfg->n_propagators++] = (uint8_t)p;
+}
+
+static void parse_propagators(struct op_config *cfg, op_getenv_fn get)
+{
+	const char *v = get_nonempty(get, "OTEL_PROPAGATORS"), *rest = v, *p;
+	bool none = false;
+	size_t len;
+
+	cfg->n_propagators = 0;
+	cfg->propagator_bits = 0;
+	if (!v) {
+		add_propagator(cfg, OP_PROP_TRACECONTEXT);
+		add_propagator(cfg, OP_PROP_BAGGAGE);
+		return;
+	}
+	while ((p = next_item(&rest, &len))) {
+		unsigned i;
+
+		if (!len)
+			continue;
+		if (len == 4 && !strncasecmp(p, "none", 4)) {
+			none = true;
+			continue;
+		}
+		for (i = 0; i < OP_PROP_COUNT; i++)
+			if (strlen(propagator_names[i]) == len && !strncasecmp(p, propagator_names[i], len))
+				break;
+		if (i < OP_PROP_COUNT)
+			add_propagator(cfg, (enum op_propagator)i);
+		else
+			op_warn("OTEL_PROPAGATORS: %.*s is not a supported propagator; ignored",
+				(int)(len > OP_WARN_VALUE_MAX ? OP_WARN_VALUE_MAX : len), p);
+	}
+	if (none) {
+		if (cfg->n_propagators)
+			invalid("OTEL_PROPAGATORS", v, "mixes none with propagators", "none");
+		cfg->n_propagators = 0;
+		cfg->propagator_bits = 0;
+	}
+}
+
+static const char *check_header_name(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return "is not an HTTP header name";
+	return NULL;
+}
+
 static bool valid_url(const char *u)
 {
 	return !strncasecmp(u, "http://", 7) ? u[7] != '\0' :
@@ -484,6 +548,17 @@ void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 	cfg->process_span = parse_bool(get, "OTELPRELOAD_PROCESS_SPAN", false);
 	cfg->ignore_paths = parse_list(get, "OTELPRELOAD_IGNORE_PATHS", check_path);
 	cfg->ignore_user_agents = parse_list(get, "OTELPRELOAD_IGNORE_USER_AGENTS", check_glob);
+	parse_propagators(cfg, get);
+	if (get("OTELPRELOAD_FORWARD_HEADERS")) {
+		cfg->forward_headers = parse_list(get, "OTELPRELOAD_FORWARD_HEADERS", check_header_name);
+	} else if ((cfg->forward_headers = calloc(2, sizeof *cfg->forward_headers))) {
+		/* What Envoy (Istio) and Pipy (osm-edge) join their hops with. */
+		cfg->forward_headers[0] = strdup("x-request-id");
+	}
+	for (char **h = cfg->forward_headers; h && *h; h++)
+		for (char *c = *h; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
 
 	if ((v = get_nonempty(get, "OTEL_SERVICE_NAME")))
 		cfg->service_name = strdup(v);
@@ -535,5 +610,6 @@ void op_config_free(struct op_config *cfg)
 	clear_headers(cfg, 0);
 	free_list(cfg->ignore_paths);
 	free_list(cfg->ignore_user_agents);
+	free_list(cfg->forward_headers);
 	*cfg = defaults;
 }

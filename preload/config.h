@@ -22,6 +22,16 @@ enum op_sampler {
 	OP_SAMPLER_PARENTBASED_TRACEIDRATIO,
 };
 
+/* OTEL_PROPAGATORS formats. */
+enum op_propagator {
+	OP_PROP_TRACECONTEXT,
+	OP_PROP_BAGGAGE,
+	OP_PROP_B3,
+	OP_PROP_B3MULTI,
+	OP_PROP_JAEGER,
+	OP_PROP_COUNT,
+};
+
 /* Bits of op_config.exporters (OTEL_TRACES_EXPORTER). */
 enum {
 	OP_EXPORTER_OTLP = 1u << 0,
@@ -74,6 +84,17 @@ struct op_config {
 	 */
 	char **ignore_paths;
 	char **ignore_user_agents;
+
+	/*
+	 * OTEL_PROPAGATORS: the formats in the order given (extraction: a later
+	 * one wins, as in OpenTelemetry's composite propagator), and as bits.
+	 */
+	uint8_t propagators[OP_PROP_COUNT];
+	unsigned n_propagators;
+	uint32_t propagator_bits;
+
+	/* OTELPRELOAD_FORWARD_HEADERS, lower-case; NULL-terminated, NULL when none. */
+	char **forward_headers;
 
 	/*
 	 * Not from the environment: the library's private copy of stderr for

@@ -1,7 +1,8 @@
 /*
- * In-process context: the span a thread is serving. A thread that reads an
- * inbound request becomes its server span's thread; outbound requests it
- * makes until the response is written are that span's children.
+ * In-process context: the request a thread is serving. A thread that reads
+ * an inbound request becomes its server span's thread; outbound requests it
+ * makes until the response is written are that span's children and carry
+ * what the inbound request asked to be passed on.
  *
  * Thread-per-request servers get exact parentage. A server that handles
  * one request at a time on a thread (nginx proxying one request) too. An
@@ -13,16 +14,21 @@
 #define OP_CONTEXT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "span.h"
 
 /*
- * Makes `ctx` this thread's. `inbound` is the traceparent context the
- * request arrived with (NULL when it had none), `tracestate` its
- * tracestate (may be NULL).
+ * Makes `ctx` this thread's. `inbound` is the context the request arrived
+ * with (NULL when it had none), `debug` its B3/Jaeger debug flag, and
+ * `inherit` (may be NULL) the header lines ("name: value\r\n"...) to pass
+ * on unchanged: tracestate, baggage, uberctx-*, forwarded mesh headers.
  */
 void op_context_set(const struct op_span_ctx *ctx, const struct op_span_ctx *inbound,
-		    const char *tracestate, size_t ts_len);
+		    bool debug, const char *inherit, size_t inherit_len);
+
+/* Forgets this thread's context if it is the span `span_id`. */
+void op_context_clear_if(const uint8_t span_id[8]);
 
 /*
  * True when `out`, a traceparent an outbound request already carries, is
@@ -32,14 +38,11 @@ void op_context_set(const struct op_span_ctx *ctx, const struct op_span_ctx *inb
  */
 bool op_context_forwarded(const struct op_span_ctx *out);
 
-/* Forgets this thread's context if it is the span `span_id`. */
-void op_context_clear_if(const uint8_t span_id[8]);
-
 /*
- * This thread's context, or NULL. *tracestate (when asked) is the inbound
- * tracestate that goes with it, or NULL. Valid until the thread's next
- * op_context_* call.
+ * This thread's context, or NULL. *inherit and *debug (when asked) go with
+ * it; *inherit is NULL when there is nothing to pass on. Valid until the
+ * thread's next op_context_* call.
  */
-const struct op_span_ctx *op_context_get(const char **tracestate);
+const struct op_span_ctx *op_context_get(const char **inherit, bool *debug);
 
 #endif

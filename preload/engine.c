@@ -30,6 +30,12 @@
 #define OP_HOST_MAX 256
 #define OP_UA_MAX 512
 #define OP_TARGET_MAX 2048
+/* A mesh header's value passed on (OTELPRELOAD_FORWARD_HEADERS). */
+#define OP_FORWARD_VALUE_MAX 1024
+/* Header lines a request passes on (tracestate, baggage, uberctx-*, mesh headers). */
+#define OP_INHERIT_MAX (2 * OP_BAGGAGE_MAX_BYTES)
+/* Names of the propagation headers a client request already has, "\n"-separated. */
+#define OP_SEEN_MAX 512
 /* iovecs the engine builds on the stack; more goes to the heap (up to IOV_MAX). */
 #define OP_IOV_STACK 32
 
@@ -51,11 +57,15 @@ struct txn {
  */
 struct inject {
 	uint64_t at;            /* offset in the application's byte stream */
-	char *bytes;
+	char *bytes;            /* NULL until built (insertions: at the head's end) */
 	uint32_t len;
 	uint32_t done;          /* insertion: bytes already taken by the kernel */
 	bool replace;
 	bool started;           /* some bytes are out: it can no longer be withdrawn */
+	/* What an insertion is built from. */
+	struct op_span_ctx ctx;
+	bool debug;
+	char *inherit;          /* the serving request's lines to pass on, or NULL */
 };
 
 /* The request head being scanned, until its end. */
@@ -66,11 +76,22 @@ struct head {
 	char ua[OP_UA_MAX];
 	char minor;
 	int64_t start_ns;
-	struct op_span_ctx parent;   /* server: extracted from traceparent */
-	bool has_parent;
-	char tracestate[OP_TRACESTATE_MAX + 1];
 	int inject;             /* client: index in op_http.inj, or -1 */
 	bool inject_out;        /* client: bytes of this head's header went out */
+	/* Client: propagation header names the application's request has. */
+	char seen[OP_SEEN_MAX];
+	size_t seen_len;
+	/* Server: what each format found, decided between at the head's end. */
+	struct op_span_ctx tp, b3, jg;
+	int tp_count;           /* traceparent headers: more than one is invalid */
+	bool tp_ok, b3_ok, b3_debug, jg_ok, jg_debug;
+	uint8_t b3m_trace[16], b3m_span[8];
+	bool b3m_has_trace, b3m_has_span, b3m_debug;
+	int b3m_sampled;        /* -1: not said */
+	char *tracestate;       /* combined tracestate values (heap), or NULL */
+	char *baggage;          /* combined baggage values (heap), or NULL */
+	char *forward;          /* uberctx-* and mesh header lines (heap), or NULL */
+	size_t forward_len;
 };
 
 /*
@@ -260,10 +281,17 @@ static void finish_all(struct op_http *h, const char *error)
 	}
 }
 
+static void inject_free(struct inject *in)
+{
+	free(in->bytes);
+	free(in->inherit);
+	in->bytes = in->inherit = NULL;
+}
+
 static void drop_injections(struct op_http *h)
 {
 	for (unsigned i = 0; i < h->n_inj; i++)
-		free(h->inj[i].bytes);
+		inject_free(&h->inj[i]);
 	h->n_inj = 0;
 }
 
@@ -427,28 +455,161 @@ static void server_attributes(struct op_http *h, struct op_span *s)
 static void head_reset(struct head *hd)
 {
 	free(hd->target);
+	free(hd->tracestate);
+	free(hd->baggage);
+	free(hd->forward);
 	memset(hd, 0, sizeof *hd);
 	hd->inject = -1;
+	hd->b3m_sampled = -1;
 }
 
-/* Builds the headers that carry `ctx` (and the inbound tracestate). */
-static char *propagation_headers(const struct op_span_ctx *ctx, const char *tracestate,
-				 uint32_t *len)
+/* Appends `v` to a comma-joined value (a header sent more than once), bounded. */
+static void join_value(char **dst, const char *v, size_t vlen, size_t max)
 {
-	char tp[OP_TRACEPARENT_LEN + 1];
-	size_t cap = 16 + OP_TRACEPARENT_LEN + (tracestate ? 16 + strlen(tracestate) : 0);
-	char *out = malloc(cap);
+	size_t old = *dst ? strlen(*dst) : 0;
+	char *grown;
+
+	if (old + 1 + vlen > max || !(grown = realloc(*dst, old + vlen + 2)))
+		return;
+	if (old)
+		grown[old++] = ',';
+	memcpy(grown + old, v, vlen);
+	grown[old + vlen] = '\0';
+	*dst = grown;
+}
+
+/* Appends "name: value\r\n" to the lines the request passes on, bounded. */
+static void add_forward(struct head *hd, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+	size_t need = nlen + vlen + 4;
+	char *grown;
+
+	if (hd->forward_len + need > OP_INHERIT_MAX ||
+	    !(grown = realloc(hd->forward, hd->forward_len + need + 1)))
+		return;
+	hd->forward = grown;
+	memcpy(grown + hd->forward_len, name, nlen);
+	memcpy(grown + hd->forward_len + nlen, ": ", 2);
+	memcpy(grown + hd->forward_len + nlen + 2, v, vlen);
+	memcpy(grown + hd->forward_len + nlen + 2 + vlen, "\r\n", 3);
+	hd->forward_len += need;
+}
+
+static void seen_add(struct head *hd, const char *name, size_t nlen)
+{
+	if (hd->seen_len + nlen + 2 > OP_SEEN_MAX)
+		return;
+	if (!hd->seen_len)
+		hd->seen[hd->seen_len++] = '\n';
+	for (size_t i = 0; i < nlen; i++) {
+		char c = name[i];
+
+		hd->seen[hd->seen_len++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	hd->seen[hd->seen_len++] = '\n';
+	hd->seen[hd->seen_len] = '\0';
+}
+
+/* The request already has header `name` (lower case). */
+static bool seen_has(const struct head *hd, const char *name, size_t nlen)
+{
+	const char *p = hd->seen;
+
+	if (!hd->seen_len)
+		return false;
+	while ((p = strstr(p, "\n")) && p[1]) {
+		if (!strncmp(p + 1, name, nlen) && p[1 + nlen] == '\n')
+			return true;
+		p++;
+	}
+	return false;
+}
+
+static bool has_prop(enum op_propagator p)
+{
+	return (op_cfg.propagator_bits >> p) & 1;
+}
+
+static bool is_forwarded_name(const char *name, size_t nlen)
+{
+	for (char **f = op_cfg.forward_headers; f && *f; f++)
+		if (op_http_name_is(name, nlen, *f))
+			return true;
+	return false;
+}
+
+/* Appends a formatted line to a growable buffer; false when out of memory. */
+static bool put_line(char **buf, size_t *len, size_t *cap, const char *line, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		char *grown;
+
+		while (c < *len + n + 1)
+			c *= 2;
+		if (!(grown = realloc(*buf, c)))
+			return false;
+		*buf = grown;
+		*cap = c;
+	}
+	memcpy(*buf + *len, line, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
+/*
+ * The header lines one outbound request gets: its span's context in every
+ * configured format, then what the serving request passes on, leaving out
+ * every header the application's request already has. Returns a heap
+ * string (maybe empty) or NULL when out of memory.
+ */
+static char *propagation_lines(const struct head *hd, const struct inject *in, uint32_t *out_len)
+{
+	char trace[33], span[17], line[160];
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	bool sampled = (in->ctx.flags & OP_TRACE_FLAG_SAMPLED) != 0;
 	int n;
 
-	if (!out)
+	op_hex_ids(&in->ctx, trace, span);
+	if (!put_line(&buf, &len, &cap, "", 0))
 		return NULL;
-	op_traceparent_format(ctx, tp);
-	if (tracestate)
-		n = snprintf(out, cap, "traceparent: %s\r\ntracestate: %s\r\n", tp, tracestate);
-	else
-		n = snprintf(out, cap, "traceparent: %s\r\n", tp);
-	*len = (uint32_t)n;
-	return out;
+	if (has_prop(OP_PROP_TRACECONTEXT) && !seen_has(hd, "traceparent", 11)) {
+		char tp[OP_TRACEPARENT_LEN + 1];
+
+		op_traceparent_format(&in->ctx, tp);
+		n = snprintf(line, sizeof line, "traceparent: %s\r\n", tp);
+		put_line(&buf, &len, &cap, line, (size_t)n);
+	}
+	if (has_prop(OP_PROP_B3) && !seen_has(hd, "b3", 2)) {
+		n = snprintf(line, sizeof line, "b3: %s-%s-%s\r\n", trace, span,
+			     in->debug ? "d" : sampled ? "1" : "0");
+		put_line(&buf, &len, &cap, line, (size_t)n);
+	}
+	if (has_prop(OP_PROP_B3MULTI) && !seen_has(hd, "x-b3-traceid", 12)) {
+		n = snprintf(line, sizeof line, "x-b3-traceid: %s\r\nx-b3-spanid: %s\r\n%s\r\n",
+			     trace, span, in->debug ? "x-b3-flags: 1" : sampled ? "x-b3-sampled: 1"
+									   : "x-b3-sampled: 0");
+		put_line(&buf, &len, &cap, line, (size_t)n);
+	}
+	if (has_prop(OP_PROP_JAEGER) && !seen_has(hd, "uber-trace-id", 13)) {
+		n = snprintf(line, sizeof line, "uber-trace-id: %s:%s:0:%d\r\n", trace, span,
+			     in->debug ? 3 : sampled ? 1 : 0);
+		put_line(&buf, &len, &cap, line, (size_t)n);
+	}
+	/* The serving request's lines, each unless the application sends its own. */
+	for (const char *l = in->inherit; l && *l;) {
+		const char *colon = strchr(l, ':'), *end = strstr(l, "\r\n");
+
+		if (!colon || !end)
+			break;
+		if (!seen_has(hd, l, (size_t)(colon - l)))
+			put_line(&buf, &len, &cap, l, (size_t)(end + 2 - l));
+		l = end + 2;
+	}
+	*out_len = (uint32_t)len;
+	return buf;
 }
 
 /*
@@ -501,19 +662,23 @@ static int req_start(void *arg, const char *line, size_t len)
 	 * head has even been seen.
 	 */
 	{
-		const char *ts = NULL;
-		const struct op_span_ctx *parent = op_context_get(&ts);
+		const char *inherit = NULL;
+		bool debug = false;
+		const struct op_span_ctx *parent = op_context_get(&inherit, &debug);
 		char name[OP_METHOD_MAX];
 		struct inject *in;
 
 		snprintf(name, sizeof name, "%s", method_known(h->head.method) ? h->head.method : "_OTHER");
 		t->span = op_span_start(name, OP_SPAN_KIND_CLIENT, parent);
-		if (!t->span || !(in = inj_add(h)))
+		if (!t->span || (!op_cfg.n_propagators && !inherit))
 			return 0;
-		in->bytes = propagation_headers(&t->span->ctx, parent ? ts : NULL, &in->len);
-		if (!in->bytes)
+		if (!(in = inj_add(h)))
 			return 0;
+		/* Built once the head (or this write of it) has been seen: see build_injection. */
 		in->at = h->req.pos;
+		in->ctx = t->span->ctx;
+		in->debug = debug;
+		in->inherit = inherit ? strdup(inherit) : NULL;
 		h->head.inject = (int)h->n_inj++;
 	}
 	return 0;
@@ -542,7 +707,7 @@ static bool unplan(struct op_http *h)
 		return false;
 	if (i < 0)
 		return true;
-	free(h->inj[i].bytes);
+	inject_free(&h->inj[i]);
 	memmove(&h->inj[i], &h->inj[i + 1], (h->n_inj - (unsigned)i - 1) * sizeof h->inj[0]);
 	h->n_inj--;
 	h->head.inject = -1;
@@ -565,9 +730,17 @@ static void client_traceparent(struct op_http *h, const char *name, const char *
 
 	if (t && t->span && vlen == OP_TRACEPARENT_LEN && !h->req.line_cut &&
 	    at >= h->out_sent && op_traceparent_parse(v, vlen, &out) == 0 &&
-	    op_context_forwarded(&out) && unplan(h)) {
-		struct inject *in = inj_add(h);
+	    op_context_forwarded(&out)) {
+		int i = h->head.inject;
+		struct inject *in;
 
+		/* Our insertion (other formats) stays, rebuilt without traceparent. */
+		if (i >= 0 && !h->inj[i].started && h->inj[i].bytes) {
+			free(h->inj[i].bytes);
+			h->inj[i].bytes = NULL;
+			h->inj[i].len = 0;
+		}
+		in = inj_add(h);
 		op_traceparent_format(&t->span->ctx, tp);
 		if (in && (in->bytes = strdup(tp))) {
 			in->at = at;
@@ -585,24 +758,23 @@ static void client_traceparent(struct op_http *h, const char *name, const char *
 }
 
 /*
- * The outbound request has its own tracestate: ours (from the inbound
- * request) must not make it two. The planned header keeps traceparent only.
+ * Builds the current head's planned insertion from what the head has
+ * shown so far; an insertion with nothing left to say is dropped.
  */
-static void client_tracestate(struct op_http *h)
+static void build_injection(struct op_http *h)
 {
-	struct txn *t = q_back(h);
+	int i = h->head.inject;
 	struct inject *in;
-	uint32_t len;
-	char *bytes;
 
-	if (h->head.inject < 0 || header_out(h) || !t || !t->span)
+	if (i < 0 || h->inj[i].bytes || h->inj[i].replace)
 		return;
-	in = &h->inj[h->head.inject];
-	if (in->replace || !(bytes = propagation_headers(&t->span->ctx, NULL, &len)))
-		return;
-	free(in->bytes);
-	in->bytes = bytes;
-	in->len = len;
+	in = &h->inj[i];
+	in->bytes = propagation_lines(&h->head, in, &in->len);
+	if (!in->bytes || in->len == 0) {
+		free(in->inherit);
+		in->inherit = NULL;
+		unplan(h);
+	}
 }
 
 static void req_header(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
@@ -612,19 +784,124 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 
 	if (op_http_name_is(name, nlen, "host")) {
 		copy_bounded(hd->host, sizeof hd->host, v, vlen);
-	} else if (op_http_name_is(name, nlen, "user-agent")) {
-		copy_bounded(hd->ua, sizeof hd->ua, v, vlen);
-	} else if (op_http_name_is(name, nlen, "traceparent")) {
-		if (h->side == SIDE_CLIENT)
-			client_traceparent(h, name, v, vlen);
-		else if (op_traceparent_parse(v, vlen, &hd->parent) == 0)
-			hd->has_parent = true;
-	} else if (op_http_name_is(name, nlen, "tracestate")) {
-		if (h->side == SIDE_CLIENT)
-			client_tracestate(h);
-		else if (op_tracestate_valid(v, vlen))
-			copy_bounded(hd->tracestate, sizeof hd->tracestate, v, vlen);
+		return;
 	}
+	if (op_http_name_is(name, nlen, "user-agent")) {
+		copy_bounded(hd->ua, sizeof hd->ua, v, vlen);
+		return;
+	}
+	if (h->side == SIDE_CLIENT) {
+		/* Names only: what the application sends itself is never duplicated. */
+		seen_add(hd, name, nlen);
+		if (op_http_name_is(name, nlen, "traceparent"))
+			client_traceparent(h, name, v, vlen);
+		return;
+	}
+	if (op_http_name_is(name, nlen, "traceparent")) {
+		hd->tp_ok = ++hd->tp_count == 1 && op_traceparent_parse(v, vlen, &hd->tp) == 0;
+	} else if (op_http_name_is(name, nlen, "tracestate")) {
+		join_value(&hd->tracestate, v, vlen, OP_TRACESTATE_MAX);
+	} else if (op_http_name_is(name, nlen, "baggage")) {
+		join_value(&hd->baggage, v, vlen, OP_BAGGAGE_MAX_BYTES);
+	} else if (op_http_name_is(name, nlen, "b3")) {
+		hd->b3_ok = op_b3_parse(v, vlen, &hd->b3, &hd->b3_debug) == 0;
+	} else if (op_http_name_is(name, nlen, "x-b3-traceid")) {
+		hd->b3m_has_trace = op_hex_trace_id(v, vlen, hd->b3m_trace) == 0;
+	} else if (op_http_name_is(name, nlen, "x-b3-spanid")) {
+		hd->b3m_has_span = vlen == 16 && op_hex_span_id(v, vlen, hd->b3m_span) == 0;
+	} else if (op_http_name_is(name, nlen, "x-b3-sampled")) {
+		hd->b3m_sampled = (vlen == 1 && v[0] == '1') || op_http_name_is(v, vlen, "true") ? 1 :
+				  (vlen == 1 && v[0] == '0') || op_http_name_is(v, vlen, "false") ? 0 : -1;
+	} else if (op_http_name_is(name, nlen, "x-b3-flags")) {
+		hd->b3m_debug = vlen == 1 && v[0] == '1';
+	} else if (op_http_name_is(name, nlen, "uber-trace-id")) {
+		hd->jg_ok = op_jaeger_parse(v, vlen, &hd->jg, &hd->jg_debug) == 0;
+	} else if (nlen > 8 && op_http_name_is(name, 8, "uberctx-")) {
+		if (has_prop(OP_PROP_JAEGER) && op_tracestate_valid(v, vlen))
+			add_forward(hd, name, nlen, v, vlen);
+	}
+	if (is_forwarded_name(name, nlen) && vlen <= OP_FORWARD_VALUE_MAX &&
+	    (vlen == 0 || op_tracestate_valid(v, vlen)))
+		add_forward(hd, name, nlen, v, vlen);
+}
+
+/*
+ * The inbound context, format by format in OTEL_PROPAGATORS order: a later
+ * format that found a valid context wins (OpenTelemetry's composite
+ * propagator). Returns the winner or NULL; *from_tp tells whether it came
+ * from traceparent (tracestate only goes with it), *debug B3/Jaeger debug.
+ */
+static const struct op_span_ctx *extracted(struct head *hd, bool *from_tp, bool *debug)
+{
+	const struct op_span_ctx *ctx = NULL;
+
+	*from_tp = *debug = false;
+	for (unsigned i = 0; i < op_cfg.n_propagators; i++) {
+		switch (op_cfg.propagators[i]) {
+		case OP_PROP_TRACECONTEXT:
+			if (hd->tp_ok && hd->tp_count == 1) {
+				ctx = &hd->tp;
+				*from_tp = true;
+				*debug = false;
+			}
+			break;
+		case OP_PROP_B3:
+			if (hd->b3_ok) {
+				ctx = &hd->b3;
+				*from_tp = false;
+				*debug = hd->b3_debug;
+			}
+			break;
+		case OP_PROP_B3MULTI:
+			if (hd->b3m_has_trace && hd->b3m_has_span) {
+				memcpy(hd->b3.trace_id, hd->b3m_trace, 16);
+				memcpy(hd->b3.span_id, hd->b3m_span, 8);
+				/* Not saying is deferring the decision; we take it as sampled. */
+				hd->b3.flags = hd->b3m_debug || hd->b3m_sampled != 0 ? OP_TRACE_FLAG_SAMPLED : 0;
+				hd->b3.remote = true;
+				ctx = &hd->b3;
+				*from_tp = false;
+				*debug = hd->b3m_debug;
+			}
+			break;
+		case OP_PROP_JAEGER:
+			if (hd->jg_ok) {
+				ctx = &hd->jg;
+				*from_tp = false;
+				*debug = hd->jg_debug;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return ctx;
+}
+
+/* The lines the serving request passes on to its outbound requests. */
+static char *inherited_lines(struct head *hd, bool from_tp, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+
+	*len = 0;
+	if (!put_line(&buf, len, &cap, "", 0))
+		return NULL;
+	if (from_tp && has_prop(OP_PROP_TRACECONTEXT) && hd->tracestate &&
+	    op_tracestate_valid(hd->tracestate, strlen(hd->tracestate))) {
+		put_line(&buf, len, &cap, "tracestate: ", 12);
+		put_line(&buf, len, &cap, hd->tracestate, strlen(hd->tracestate));
+		put_line(&buf, len, &cap, "\r\n", 2);
+	}
+	if (has_prop(OP_PROP_BAGGAGE) && hd->baggage &&
+	    op_baggage_valid(hd->baggage, strlen(hd->baggage))) {
+		put_line(&buf, len, &cap, "baggage: ", 9);
+		put_line(&buf, len, &cap, hd->baggage, strlen(hd->baggage));
+		put_line(&buf, len, &cap, "\r\n", 2);
+	}
+	if (hd->forward)
+		put_line(&buf, len, &cap, hd->forward, hd->forward_len);
+	return buf;
 }
 
 static bool head_ignored(struct head *hd)
@@ -654,6 +931,7 @@ static enum op_http_body req_head_end(void *arg)
 			op_span_free(t->span);
 			t->span = NULL;
 		} else if (t->span) {
+			build_injection(h);
 			client_attributes(h, t->span);
 		}
 		return OP_HTTP_BODY_FRAMED;
@@ -661,15 +939,18 @@ static enum op_http_body req_head_end(void *arg)
 
 	/* Server: the parent is known only now that the whole head is in. */
 	if (!head_ignored(hd)) {
-		char name[OP_METHOD_MAX];
+		char name[OP_METHOD_MAX], *inherit;
+		bool from_tp, debug;
+		const struct op_span_ctx *parent = extracted(hd, &from_tp, &debug);
+		size_t inherit_len;
 
 		snprintf(name, sizeof name, "%s", method_known(hd->method) ? hd->method : "_OTHER");
-		t->span = op_span_start_at(name, OP_SPAN_KIND_SERVER,
-					   hd->has_parent ? &hd->parent : NULL, hd->start_ns);
+		t->span = op_span_start_at(name, OP_SPAN_KIND_SERVER, parent, hd->start_ns);
 		if (t->span) {
 			server_attributes(h, t->span);
-			op_context_set(&t->span->ctx, hd->has_parent ? &hd->parent : NULL,
-				       hd->tracestate[0] ? hd->tracestate : NULL, strlen(hd->tracestate));
+			inherit = inherited_lines(hd, from_tp, &inherit_len);
+			op_context_set(&t->span->ctx, from_tp ? parent : NULL, debug, inherit, inherit_len);
+			free(inherit);
 		}
 	}
 	return OP_HTTP_BODY_FRAMED;
@@ -962,7 +1243,7 @@ static size_t account(struct op_http *h, size_t n, size_t r)
 						   : h->inj[d].done == h->inj[d].len)) {
 		if ((int)d == h->head.inject)
 			h->head.inject_out = true;
-		free(h->inj[d++].bytes);
+		inject_free(&h->inj[d++]);
 	}
 	if (d) {
 		memmove(h->inj, h->inj + d, (h->n_inj - d) * sizeof h->inj[0]);
@@ -1070,6 +1351,9 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 	parsed = h->req.pos > h->out_sent ? (size_t)(h->req.pos - h->out_sent) : 0;
 	if (!h->dead && parsed < n)
 		feed(h, &h->req, &req_cb, iov, iovcnt, parsed, n - parsed);
+	/* A head that continues in a later write gets what is known by now. */
+	if (!h->dead)
+		build_injection(h);
 	if (h->dead || !inject_due(h, n) || !can_inject) {
 		if (!can_inject)
 			drop_injections(h);

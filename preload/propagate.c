@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <string.h>
 
 #include "propagate.h"
@@ -87,4 +88,176 @@ int op_tracestate_valid(const char *v, size_t len)
 		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
 			return 0;
 	return 1;
+}
+
+int op_baggage_valid(const char *v, size_t len)
+{
+	size_t members = 1;
+
+	if (len == 0 || len > OP_BAGGAGE_MAX_BYTES)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+			return 0;
+		if (v[i] == ',' && ++members > OP_BAGGAGE_MAX_MEMBERS)
+			return 0;
+	}
+	return 1;
+}
+
+static int anyhex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* `len` hex digits right-aligned into `size` bytes (left-padded); -1 if bad or zero. */
+static int hex_padded(const char *s, size_t len, uint8_t *out, size_t size)
+{
+	uint8_t any = 0;
+
+	if (len == 0 || len > 2 * size)
+		return -1;
+	memset(out, 0, size);
+	for (size_t i = 0; i < len; i++) {
+		int d = anyhex(s[len - 1 - i]);
+		uint8_t *b = &out[size - 1 - i / 2];
+
+		if (d < 0)
+			return -1;
+		*b |= (uint8_t)(i % 2 ? d << 4 : d);
+		any |= (uint8_t)d;
+	}
+	return any ? 0 : -1;
+}
+
+int op_hex_trace_id(const char *s, size_t len, uint8_t out[16])
+{
+	return len == 32 || len == 16 ? hex_padded(s, len, out, 16) : -1;
+}
+
+int op_hex_span_id(const char *s, size_t len, uint8_t out[8])
+{
+	return hex_padded(s, len, out, 8);
+}
+
+static const char *trim_ows(const char *v, size_t *len)
+{
+	while (*len && (*v == ' ' || *v == '\t'))
+		v++, (*len)--;
+	while (*len && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
+		(*len)--;
+	return v;
+}
+
+int op_b3_parse(const char *v, size_t len, struct op_span_ctx *ctx, bool *debug)
+{
+	struct op_span_ctx out = { 0 };
+	const char *d1, *d2, *end;
+	size_t rest;
+
+	v = trim_ows(v, &len);
+	end = v + len;
+	d1 = memchr(v, '-', len);
+	if (!d1)
+		return -1;       /* "0", "1", "d": a sampling decision without ids */
+	d2 = memchr(d1 + 1, '-', (size_t)(end - d1 - 1));
+	if (op_hex_trace_id(v, (size_t)(d1 - v), out.trace_id) ||
+	    op_hex_span_id(d1 + 1, (size_t)((d2 ? d2 : end) - d1 - 1), out.span_id) ||
+	    (size_t)((d2 ? d2 : end) - d1 - 1) != 16)
+		return -1;
+	*debug = false;
+	out.flags = OP_TRACE_FLAG_SAMPLED;  /* no decision: defer, which we take as sampled */
+	if (d2) {
+		rest = (size_t)(end - d2 - 1);
+		if (rest == 0)
+			return -1;
+		if (d2[1] == '1')
+			out.flags = OP_TRACE_FLAG_SAMPLED;
+		else if (d2[1] == '0')
+			out.flags = 0;
+		else if (d2[1] == 'd')
+			*debug = true;
+		else
+			return -1;
+		if (rest > 1 && d2[2] != '-')
+			return -1;
+	}
+	out.remote = true;
+	*ctx = out;
+	return 0;
+}
+
+int op_jaeger_parse(const char *v, size_t len, struct op_span_ctx *ctx, bool *debug)
+{
+	char buf[128];
+	const char *f[4];
+	size_t flen[4], n = 0, i, k = 0;
+	struct op_span_ctx out = { 0 };
+	long flags = 0;
+
+	v = trim_ows(v, &len);
+	/* Decode %3A (the value is sometimes URL-encoded) into a local copy. */
+	for (i = 0; i < len && n < sizeof buf - 1; i++) {
+		if (v[i] == '%' && i + 2 < len && v[i + 1] == '3' && (v[i + 2] == 'A' || v[i + 2] == 'a')) {
+			buf[n++] = ':';
+			i += 2;
+		} else {
+			buf[n++] = v[i];
+		}
+	}
+	if (i < len)
+		return -1;
+	buf[n] = '\0';
+	f[0] = buf;
+	for (i = 0; i <= n && k < 4; i++) {
+		if (i == n || buf[i] == ':') {
+			flen[k] = (size_t)(buf + i - f[k]);
+			if (++k < 4)
+				f[k] = buf + i + 1;
+		}
+	}
+	if (k != 4 || (f[3] + flen[3]) != buf + n || flen[0] > 32 || flen[3] == 0 || flen[3] > 2)
+		return -1;
+	/* Jaeger drops leading zeros: pad the trace id to 32 digits. */
+	{
+		char tid[33];
+
+		memset(tid, '0', 32);
+		memcpy(tid + 32 - flen[0], f[0], flen[0]);
+		if (flen[0] == 0 || hex_padded(tid, 32, out.trace_id, 16) ||
+		    op_hex_span_id(f[1], flen[1], out.span_id))
+			return -1;
+	}
+	for (i = 0; i < flen[3]; i++) {
+		int d = anyhex(f[3][i]);
+
+		if (d < 0)
+			return -1;
+		flags = flags * 16 + d;
+	}
+	out.flags = (flags & 1) ? OP_TRACE_FLAG_SAMPLED : 0;
+	*debug = (flags & 2) != 0;
+	if (*debug)
+		out.flags = OP_TRACE_FLAG_SAMPLED;
+	out.remote = true;
+	*ctx = out;
+	return 0;
+}
+
+void op_hex_ids(const struct op_span_ctx *ctx, char trace[33], char span[17])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		trace[2 * i] = digits[ctx->trace_id[i] >> 4];
+		trace[2 * i + 1] = digits[ctx->trace_id[i] & 15];
+	}
+	trace[32] = '\0';
+	for (int i = 0; i < 8; i++) {
+		span[2 * i] = digits[ctx->span_id[i] >> 4];
+		span[2 * i + 1] = digits[ctx->span_id[i] & 15];
+	}
+	span[16] = '\0';
 }

@@ -1,6 +1,7 @@
 /*
- * W3C Trace Context (level 1): the traceparent header, parsed and written.
- * The next layer up (more formats: b3, jaeger, baggage) builds on these.
+ * The trace context formats on the wire: W3C Trace Context (level 1),
+ * W3C Baggage limits, B3 (single and multi header) and Jaeger, parsed and
+ * written. Pure functions: the engine decides which formats apply.
  */
 #ifndef OP_PROPAGATE_H
 #define OP_PROPAGATE_H
@@ -32,5 +33,33 @@ void op_traceparent_format(const struct op_span_ctx *ctx, char out[OP_TRACEPAREN
  * rewritten here.
  */
 int op_tracestate_valid(const char *v, size_t len);
+
+/* W3C Baggage: what a baggage header may hold to be forwarded. */
+#define OP_BAGGAGE_MAX_BYTES 8192
+#define OP_BAGGAGE_MAX_MEMBERS 180
+
+/* A baggage value within the W3C limits (bytes, members), printable, no CR/LF. */
+int op_baggage_valid(const char *v, size_t len);
+
+/*
+ * A trace or span id in hex: 32 or 16 digits for a trace id (16 are
+ * padded on the left with zeros, as B3 and Jaeger 64-bit ids require), 16
+ * for a span id (Jaeger also sends shorter ids, padded the same way).
+ * Upper- and lower-case accepted. Returns 0, or -1 for a bad or all-zero id.
+ */
+int op_hex_trace_id(const char *s, size_t len, uint8_t out[16]);
+int op_hex_span_id(const char *s, size_t len, uint8_t out[8]);
+
+/*
+ * B3 single header: "T-S[-sampling[-P]]" with sampling 0, 1 or d (debug);
+ * a bare "0", "1" or "d" carries no ids and returns -1. Sets *debug.
+ */
+int op_b3_parse(const char *v, size_t len, struct op_span_ctx *ctx, bool *debug);
+
+/* Jaeger uber-trace-id: "T:S:P:flags" (':' may come as %3A); flag 1 sampled, 2 debug. */
+int op_jaeger_parse(const char *v, size_t len, struct op_span_ctx *ctx, bool *debug);
+
+/* Lower-case hex of the ids, NUL-ended: 32 (+1) and 16 (+1) bytes. */
+void op_hex_ids(const struct op_span_ctx *ctx, char trace[33], char span[17]);
 
 #endif
