@@ -3,6 +3,7 @@
  * the specification's processing model says, the written form, and the
  * tracestate bounds.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -231,12 +232,126 @@ static void test_tracestate(void)
 	CU_ASSERT_TRUE(op_tracestate_valid("a=1\r\n", 3));
 }
 
+static int b3(const char *v, struct op_span_ctx *ctx, bool *debug)
+{
+	memset(ctx, 0, sizeof *ctx);
+	*debug = false;
+	return op_b3_parse(v, strlen(v), ctx, debug);
+}
+
+static void test_b3_single(void)
+{
+	struct op_span_ctx c;
+	bool debug;
+	uint8_t padded[16] = { 0 };
+
+	OP_ASSERT_INT(b3(TRACE "-" SPAN "-1", &c, &debug), 0);
+	CU_ASSERT(!memcmp(c.trace_id, trace_bytes, 16) && !memcmp(c.span_id, span_bytes, 8));
+	OP_ASSERT_INT(c.flags, OP_TRACE_FLAG_SAMPLED);
+	OP_ASSERT_INT(debug, false);
+	CU_ASSERT(c.remote);
+
+	OP_ASSERT_INT(b3(TRACE "-" SPAN "-0", &c, &debug), 0);
+	OP_ASSERT_INT(c.flags, 0);
+	OP_ASSERT_INT(b3(TRACE "-" SPAN "-d", &c, &debug), 0);
+	OP_ASSERT_INT(debug, true);
+	OP_ASSERT_INT(b3(TRACE "-" SPAN "-1-" SPAN, &c, &debug), 0);
+	OP_ASSERT_INT(b3(" " TRACE "-" SPAN " ", &c, &debug), 0);
+
+	/* 64-bit trace ids are padded on the left. */
+	OP_ASSERT_INT(b3("a3ce929d0e0e4736-" SPAN "-1", &c, &debug), 0);
+	memcpy(padded + 8, trace_bytes + 8, 8);
+	CU_ASSERT(!memcmp(c.trace_id, padded, 16));
+
+	/* A decision without ids, and malformed values. */
+	OP_ASSERT_INT(b3("1", &c, &debug), -1);
+	OP_ASSERT_INT(b3("d", &c, &debug), -1);
+	OP_ASSERT_INT(b3(TRACE "-" SPAN "-x", &c, &debug), -1);
+	OP_ASSERT_INT(b3(TRACE "-" SPAN "-", &c, &debug), -1);
+	OP_ASSERT_INT(b3(TRACE "-00f067aa0ba902b", &c, &debug), -1);
+	OP_ASSERT_INT(b3("00000000000000000000000000000000-" SPAN, &c, &debug), -1);
+	OP_ASSERT_INT(b3(TRACE "-0000000000000000-1", &c, &debug), -1);
+	OP_ASSERT_INT(b3("4bf92f3577b34da6a3ce929d0e0e473-" SPAN, &c, &debug), -1);
+}
+
+static int jaeger(const char *v, struct op_span_ctx *ctx, bool *debug)
+{
+	memset(ctx, 0, sizeof *ctx);
+	*debug = false;
+	return op_jaeger_parse(v, strlen(v), ctx, debug);
+}
+
+static void test_jaeger(void)
+{
+	struct op_span_ctx c;
+	bool debug;
+	uint8_t want[16] = { 0 };
+
+	OP_ASSERT_INT(jaeger(TRACE ":" SPAN ":0:1", &c, &debug), 0);
+	CU_ASSERT(!memcmp(c.trace_id, trace_bytes, 16) && !memcmp(c.span_id, span_bytes, 8));
+	OP_ASSERT_INT(c.flags, OP_TRACE_FLAG_SAMPLED);
+	OP_ASSERT_INT(jaeger(TRACE "%3A" SPAN "%3a0%3A0", &c, &debug), 0);
+	OP_ASSERT_INT(c.flags, 0);
+	OP_ASSERT_INT(jaeger(TRACE ":" SPAN ":0:3", &c, &debug), 0);
+	OP_ASSERT_INT(debug, true);
+	OP_ASSERT_INT(c.flags, OP_TRACE_FLAG_SAMPLED);
+	/* Jaeger drops leading zeros: short ids are padded. */
+	OP_ASSERT_INT(jaeger("abc:def:0:1", &c, &debug), 0);
+	want[14] = 0x0a;
+	want[15] = 0xbc;
+	CU_ASSERT(!memcmp(c.trace_id, want, 16));
+	OP_ASSERT_INT(c.span_id[6], 0x0d);
+	OP_ASSERT_INT(c.span_id[7], 0xef);
+
+	OP_ASSERT_INT(jaeger(TRACE ":" SPAN ":0", &c, &debug), -1);
+	OP_ASSERT_INT(jaeger(TRACE ":" SPAN ":0:1:9", &c, &debug), -1);
+	OP_ASSERT_INT(jaeger("0:" SPAN ":0:1", &c, &debug), -1);
+	OP_ASSERT_INT(jaeger(TRACE ":" SPAN ":0:zz", &c, &debug), -1);
+	OP_ASSERT_INT(jaeger(TRACE "0:" SPAN ":0:1", &c, &debug), -1);
+}
+
+static void test_ids_and_baggage(void)
+{
+	uint8_t t[16], sp[8];
+	char th[33], sh[17];
+	struct op_span_ctx c = { 0 };
+	char big[OP_BAGGAGE_MAX_BYTES + 2];
+
+	OP_ASSERT_INT(op_hex_trace_id(TRACE, 32, t), 0);
+	OP_ASSERT_INT(op_hex_trace_id("4BF92F3577B34DA6A3CE929D0E0E4736", 32, t), 0);
+	CU_ASSERT(!memcmp(t, trace_bytes, 16));
+	OP_ASSERT_INT(op_hex_trace_id(TRACE, 31, t), -1);
+	OP_ASSERT_INT(op_hex_span_id(SPAN, 16, sp), 0);
+	OP_ASSERT_INT(op_hex_span_id("0000000000000000", 16, sp), -1);
+	OP_ASSERT_INT(op_hex_span_id("00f067aa0ba902b7a", 17, sp), -1);
+
+	memcpy(c.trace_id, trace_bytes, 16);
+	memcpy(c.span_id, span_bytes, 8);
+	op_hex_ids(&c, th, sh);
+	OP_ASSERT_STR(th, TRACE);
+	OP_ASSERT_STR(sh, SPAN);
+
+	OP_ASSERT_INT(op_baggage_valid("k1=v1,k2=v2;p=1", 15), 1);
+	OP_ASSERT_INT(op_baggage_valid("", 0), 0);
+	OP_ASSERT_INT(op_baggage_valid("k=v\r\nx: y", 10), 0);
+	memset(big, 'a', sizeof big);
+	OP_ASSERT_INT(op_baggage_valid(big, OP_BAGGAGE_MAX_BYTES), 1);
+	OP_ASSERT_INT(op_baggage_valid(big, OP_BAGGAGE_MAX_BYTES + 1), 0);
+	for (int i = 0; i < 180 * 2; i += 2)
+		big[i] = 'k', big[i + 1] = ',';
+	OP_ASSERT_INT(op_baggage_valid(big, 179 * 2 + 1), 1);   /* 180 members */
+	OP_ASSERT_INT(op_baggage_valid(big, 180 * 2 + 1), 0);   /* 181 members */
+}
+
 static CU_TestInfo tests[] = {
 	{ "valid traceparent", test_valid },
 	{ "higher traceparent version", test_higher_version },
 	{ "invalid traceparent", test_invalid },
 	{ "traceparent format and round trip", test_format },
 	{ "tracestate bounds", test_tracestate },
+	{ "b3 single header", test_b3_single },
+	{ "jaeger uber-trace-id", test_jaeger },
+	{ "hex ids and baggage limits", test_ids_and_baggage },
 	CU_TEST_INFO_NULL,
 };
 
