@@ -817,11 +817,10 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 	} else if (op_http_name_is(name, nlen, "uber-trace-id")) {
 		hd->jg_ok = op_jaeger_parse(v, vlen, &hd->jg, &hd->jg_debug) == 0;
 	} else if (nlen > 8 && op_http_name_is(name, 8, "uberctx-")) {
-		if (has_prop(OP_PROP_JAEGER) && op_tracestate_valid(v, vlen))
+		if (has_prop(OP_PROP_JAEGER) && op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
 			add_forward(hd, name, nlen, v, vlen);
 	}
-	if (is_forwarded_name(name, nlen) && vlen <= OP_FORWARD_VALUE_MAX &&
-	    (vlen == 0 || op_tracestate_valid(v, vlen)))
+	if (is_forwarded_name(name, nlen) && op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
 		add_forward(hd, name, nlen, v, vlen);
 }
 

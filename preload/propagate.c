@@ -80,14 +80,86 @@ void op_traceparent_format(const struct op_span_ctx *ctx, char out[OP_TRACEPAREN
 	*o = '\0';
 }
 
-int op_tracestate_valid(const char *v, size_t len)
+int op_header_value_ok(const char *v, size_t len, size_t max)
 {
-	if (len == 0 || len > OP_TRACESTATE_MAX)
+	if (len == 0 || len > max)
 		return 0;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
 			return 0;
 	return 1;
+}
+
+static bool ts_keychar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	       c == '*' || c == '/';
+}
+
+/* key = lcalpha 0*255(keychar) / (lcalpha|DIGIT) 0*240(keychar) "@" lcalpha 0*13(keychar) */
+static bool ts_key(const char *k, size_t n)
+{
+	const char *at = memchr(k, '@', n);
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (k + i != at && !ts_keychar(k[i]))
+			return false;
+	if (!at)
+		return k[0] >= 'a' && k[0] <= 'z' && n <= 256;
+	{
+		size_t tenant = (size_t)(at - k), system = n - tenant - 1;
+
+		return tenant >= 1 && tenant <= 241 && ((k[0] >= 'a' && k[0] <= 'z') || (k[0] >= '0' && k[0] <= '9')) &&
+		       system >= 1 && system <= 14 && at[1] >= 'a' && at[1] <= 'z' &&
+		       !memchr(at + 1, '@', system);
+	}
+}
+
+/* value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; nblk-chr excludes ',' and '=' */
+static bool ts_value(const char *v, size_t n)
+{
+	if (n == 0 || n > 256 || v[n - 1] == ' ')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == ',' || v[i] == '=')
+			return false;
+	return true;
+}
+
+int op_tracestate_valid(const char *v, size_t len)
+{
+	const char *keys[32];
+	size_t klens[32], members = 0;
+	const char *p = v, *end = v + len;
+
+	if (len == 0 || len > OP_TRACESTATE_MAX)
+		return 0;
+	while (p <= end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *e = comma ? comma : end, *s = p, *eq;
+
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (s < e) {
+			eq = memchr(s, '=', (size_t)(e - s));
+			if (!eq || members == 32 || !ts_key(s, (size_t)(eq - s)) ||
+			    !ts_value(eq + 1, (size_t)(e - eq - 1)))
+				return 0;
+			for (size_t k = 0; k < members; k++)
+				if (klens[k] == (size_t)(eq - s) && !memcmp(keys[k], s, klens[k]))
+					return 0;
+			keys[members] = s;
+			klens[members++] = (size_t)(eq - s);
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return members > 0;
 }
 
 int op_baggage_valid(const char *v, size_t len)

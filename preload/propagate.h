@@ -28,11 +28,16 @@ int op_traceparent_parse(const char *v, size_t len, struct op_span_ctx *ctx);
 void op_traceparent_format(const struct op_span_ctx *ctx, char out[OP_TRACEPARENT_LEN + 1]);
 
 /*
- * A tracestate value worth forwarding: at most OP_TRACESTATE_MAX bytes of
- * printable ASCII (no CR/LF, so it cannot break a header). Members are not
- * rewritten here.
+ * A tracestate value as W3C Trace Context level 1 defines it: at most
+ * OP_TRACESTATE_MAX bytes, at most 32 list members (empty ones allowed),
+ * keys of the simple or tenant@system grammar and unique, values of up to
+ * 256 printable characters without ',' or '=' and not ending in a space.
+ * An invalid value is dropped whole, which the specification allows.
  */
 int op_tracestate_valid(const char *v, size_t len);
+
+/* A header value safe to pass on: 1..max printable ASCII bytes (no CR/LF). */
+int op_header_value_ok(const char *v, size_t len, size_t max);
 
 /* W3C Baggage: what a baggage header may hold to be forwarded. */
 #define OP_BAGGAGE_MAX_BYTES 8192

@@ -214,11 +214,41 @@ static void test_tracestate(void)
 	CU_ASSERT_TRUE(op_tracestate_valid("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", 39));
 	CU_ASSERT_TRUE(op_tracestate_valid("a=1, b=2", 8));
 
+	/* 512 bytes: "k0=" + 125 'a' + "," ... four members of 128 bytes each. */
 	memset(v, 'a', sizeof v);
-	v[0] = 'k';
-	v[1] = '=';
+	for (int m = 0; m < 4; m++) {
+		v[m * 128] = 'k';
+		v[m * 128 + 1] = (char)('0' + m);
+		v[m * 128 + 2] = '=';
+		if (m)
+			v[m * 128 - 1] = ',';
+	}
 	CU_ASSERT_TRUE(op_tracestate_valid(v, 512));
 	CU_ASSERT_FALSE(op_tracestate_valid(v, 513));
+
+	/* The W3C grammar: keys, values, member count, uniqueness. */
+	CU_ASSERT_TRUE(op_tracestate_valid("tenant@vendor=x", 15));
+	CU_ASSERT_TRUE(op_tracestate_valid("a=1,,b=2", 8));
+	CU_ASSERT_TRUE(op_tracestate_valid("a=va lue", 8));
+	CU_ASSERT_FALSE(op_tracestate_valid("A=1", 3));
+	CU_ASSERT_FALSE(op_tracestate_valid("a=1,a=2", 7));
+	CU_ASSERT_FALSE(op_tracestate_valid("a=1=2", 5));
+	CU_ASSERT_FALSE(op_tracestate_valid("a=1 ,b", 6));
+	CU_ASSERT_FALSE(op_tracestate_valid("@v=1", 4));
+	CU_ASSERT_FALSE(op_tracestate_valid("t@V=1", 5));
+	CU_ASSERT_FALSE(op_tracestate_valid("t@abcdefghijklmno=1", 19));
+	{
+		char many[33 * 6 + 1];
+		size_t n = 0, at32 = 0;
+
+		for (int m = 0; m < 33; m++) {
+			if (m == 32)
+				at32 = n;
+			n += (size_t)snprintf(many + n, sizeof many - n, "%sk%d=1", m ? "," : "", m);
+		}
+		CU_ASSERT_TRUE(op_tracestate_valid(many, at32));   /* 32 members */
+		CU_ASSERT_FALSE(op_tracestate_valid(many, n));     /* 33 members */
+	}
 
 	CU_ASSERT_FALSE(op_tracestate_valid("", 0));
 	CU_ASSERT_FALSE(op_tracestate_valid("a=1\r\nX-Injected: 1", 19));
