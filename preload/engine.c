@@ -469,7 +469,7 @@ static void join_value(char **dst, const char *v, size_t vlen, size_t max)
 	size_t old = *dst ? strlen(*dst) : 0;
 	char *grown;
 
-	if (old + 1 + vlen > max || !(grown = realloc(*dst, old + vlen + 2)))
+	if (old + (old ? 1 : 0) + vlen > max || !(grown = realloc(*dst, old + vlen + 2)))
 		return;
 	if (old)
 		grown[old++] = ',';
@@ -797,6 +797,9 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 			client_traceparent(h, name, v, vlen);
 		return;
 	}
+	/* A value cut at OP_HTTP_LINE_MAX is not the one that was sent: never pass it on. */
+	if (h->req.line_cut)
+		return;
 	if (op_http_name_is(name, nlen, "traceparent")) {
 		hd->tp_ok = ++hd->tp_count == 1 && op_traceparent_parse(v, vlen, &hd->tp) == 0;
 	} else if (op_http_name_is(name, nlen, "tracestate")) {
@@ -845,14 +848,16 @@ static const struct op_span_ctx *extracted(struct head *hd, bool *from_tp, bool 
 			}
 			break;
 		case OP_PROP_B3:
+		case OP_PROP_B3MULTI:
+			/*
+			 * Both B3 propagators read both encodings (OpenTelemetry's B3
+			 * specification); the single header first.
+			 */
 			if (hd->b3_ok) {
 				ctx = &hd->b3;
 				*from_tp = false;
 				*debug = hd->b3_debug;
-			}
-			break;
-		case OP_PROP_B3MULTI:
-			if (hd->b3m_has_trace && hd->b3m_has_span) {
+			} else if (hd->b3m_has_trace && hd->b3m_has_span) {
 				memcpy(hd->b3.trace_id, hd->b3m_trace, 16);
 				memcpy(hd->b3.span_id, hd->b3m_span, 8);
 				/* Not saying is deferring the decision; we take it as sampled. */

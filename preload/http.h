@@ -22,7 +22,7 @@
  * Longest start or header line kept whole. Longer lines are still followed
  * (the stream stays in sync) but reported cut to this length.
  */
-#define OP_HTTP_LINE_MAX 8192
+#define OP_HTTP_LINE_MAX 16384   /* a full W3C baggage header (8192 bytes of value) fits */
 
 enum op_http_role {
 	OP_HTTP_REQUEST,
