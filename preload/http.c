@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "op.h"
 
 void op_http_init(struct op_http_parser *p, enum op_http_role role)
 {
@@ -131,15 +132,6 @@ static void message_end(struct op_http_parser *p, const struct op_http_cb *cb, v
 	cb->on_message_end(arg);
 }
 
-static const char *trim(const char *s, size_t *len)
-{
-	while (*len && (*s == ' ' || *s == '\t'))
-		s++, (*len)--;
-	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
-		(*len)--;
-	return s;
-}
-
 /* Transfer-Encoding: chunked is the final coding when present. */
 static bool ends_chunked(const char *v, size_t len)
 {
@@ -150,7 +142,7 @@ static bool ends_chunked(const char *v, size_t len)
 		if (v[i] == ',')
 			last = v + i + 1;
 	l = len - (size_t)(last - v);
-	last = trim(last, &l);
+	last = op_trim_ows(last, &l);
 	return op_http_name_is(last, l, "chunked");
 }
 
@@ -165,7 +157,7 @@ static void header_line(struct op_http_parser *p, const char *line, size_t len,
 	nlen = (size_t)(colon - line);
 	v = colon + 1;
 	vlen = len - nlen - 1;
-	v = trim(v, &vlen);
+	v = op_trim_ows(v, &vlen);
 	if (op_http_name_is(line, nlen, "transfer-encoding")) {
 		p->chunked = ends_chunked(v, vlen);
 	} else if (op_http_name_is(line, nlen, "content-length") && !p->has_length) {

@@ -52,6 +52,16 @@ void op_log(int level, const char *fmt, ...)
 #define op_warn(...) \
 	do { if (op_log_level >= OP_LOG_WARN) op_log(OP_LOG_WARN, __VA_ARGS__); } while (0)
 
+/* Skips HTTP optional whitespace (spaces, tabs) around [s, s + *len). */
+static inline const char *op_trim_ows(const char *s, size_t *len)
+{
+	while (*len && (*s == ' ' || *s == '\t'))
+		s++, (*len)--;
+	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	return s;
+}
+
 /* Wall-clock time in nanoseconds since the Unix epoch (span timestamps). */
 int64_t op_now_ns(void);
 /* CLOCK_MONOTONIC in nanoseconds (deadlines and timeouts). */

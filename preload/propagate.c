@@ -1,6 +1,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "op.h"
 #include "propagate.h"
 
 static int lowerhex(char c)
@@ -30,10 +31,7 @@ int op_traceparent_parse(const char *v, size_t len, struct op_span_ctx *ctx)
 	int vh, vl, fh, fl;
 
 	/* Optional whitespace around the value is not part of it. */
-	while (len && (*v == ' ' || *v == '\t'))
-		v++, len--;
-	while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-		len--;
+	v = op_trim_ows(v, &len);
 	if (len < OP_TRACEPARENT_LEN || v[2] != '-' || v[35] != '-' || v[52] != '-')
 		return -1;
 	vh = lowerhex(v[0]);
@@ -214,22 +212,13 @@ int op_hex_span_id(const char *s, size_t len, uint8_t out[8])
 	return hex_padded(s, len, out, 8);
 }
 
-static const char *trim_ows(const char *v, size_t *len)
-{
-	while (*len && (*v == ' ' || *v == '\t'))
-		v++, (*len)--;
-	while (*len && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
-		(*len)--;
-	return v;
-}
-
 int op_b3_parse(const char *v, size_t len, struct op_span_ctx *ctx, bool *debug)
 {
 	struct op_span_ctx out = { 0 };
 	const char *d1, *d2, *end;
 	size_t rest;
 
-	v = trim_ows(v, &len);
+	v = op_trim_ows(v, &len);
 	end = v + len;
 	d1 = memchr(v, '-', len);
 	if (!d1)
@@ -269,7 +258,7 @@ int op_jaeger_parse(const char *v, size_t len, struct op_span_ctx *ctx, bool *de
 	struct op_span_ctx out = { 0 };
 	long flags = 0;
 
-	v = trim_ows(v, &len);
+	v = op_trim_ows(v, &len);
 	/* Decode %3A (the value is sometimes URL-encoded) into a local copy. */
 	for (i = 0; i < len && n < sizeof buf - 1; i++) {
 		if (v[i] == '%' && i + 2 < len && v[i + 1] == '3' && (v[i + 2] == 'A' || v[i + 2] == 'a')) {
