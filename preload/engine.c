@@ -889,6 +889,9 @@ static char *inherited_lines(struct head *hd, bool from_tp, size_t *len)
 	size_t cap = 0;
 
 	*len = 0;
+	/* The common case, nothing to pass on, costs no allocation. */
+	if (!hd->tracestate && !hd->baggage && !hd->forward)
+		return NULL;
 	if (!put_line(&buf, len, &cap, "", 0))
 		return NULL;
 	if (from_tp && has_prop(OP_PROP_TRACECONTEXT) && hd->tracestate &&
