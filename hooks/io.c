@@ -76,11 +76,30 @@ OP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	return op_hook_in(fd, iov, iovcnt, REAL(readv)(fd, iov, iovcnt));
 }
 
-/* MSG_PEEK leaves the bytes in the socket: the engine sees them when read. */
+/*
+ * MSG_PEEK leaves the bytes in the socket: the engine sees them when read.
+ * MSG_TRUNC on a TCP socket discards them without filling the buffer: the
+ * stream can no longer be followed, so the engine is told to let it go.
+ */
+static ssize_t truncated(int fd, ssize_t r)
+{
+	int err = errno;
+	struct op_fd *f;
+
+	if (r > 0 && (f = op_fd_acquire(fd))) {
+		op_engine_lost(f);
+		op_fd_release(f);
+	}
+	errno = err;
+	return r;
+}
+
 OP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recv)(fd, buf, n, flags);
+	if (flags & MSG_TRUNC)
+		return truncated(fd, REAL(recv)(fd, buf, n, flags));
 	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
 }
 
@@ -90,6 +109,8 @@ OP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int fla
 		return REAL(__recv_chk)(fd, buf, n, buflen, flags);
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recv)(fd, buf, n, flags);
+	if (flags & MSG_TRUNC)
+		return truncated(fd, REAL(recv)(fd, buf, n, flags));
 	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
 }
 
@@ -98,6 +119,8 @@ OP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 {
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+	if (flags & MSG_TRUNC)
+		return truncated(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 	return in1(fd, buf, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 }
 
@@ -108,6 +131,8 @@ OP_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 		return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+	if (flags & MSG_TRUNC)
+		return truncated(fd, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 	return in1(fd, buf, REAL(recvfrom)(fd, buf, n, flags, addr, alen));
 }
 
@@ -115,6 +140,8 @@ OP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvmsg)(fd, msg, flags);
+	if (flags & MSG_TRUNC)
+		return truncated(fd, REAL(recvmsg)(fd, msg, flags));
 	return op_hook_in(fd, msg->msg_iov, (int)msg->msg_iovlen, REAL(recvmsg)(fd, msg, flags));
 }
 
@@ -125,6 +152,8 @@ OP_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recvmmsg)(fd, v, n, flags, timeout);
+	if (flags & MSG_TRUNC)
+		return (int)truncated(fd, REAL(recvmmsg)(fd, v, n, flags, timeout));
 	r = REAL(recvmmsg)(fd, v, n, flags, timeout);
 	err = errno;
 	for (int i = 0; i < r; i++)

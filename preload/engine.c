@@ -1415,6 +1415,22 @@ void op_engine_recv(struct op_fd *f, int fd, const struct iovec *iov, int iovcnt
 	pthread_mutex_unlock(&h->lock);
 }
 
+void op_engine_lost(struct op_fd *f)
+{
+	struct op_http *h = atomic_load_explicit(&f->http, memory_order_acquire);
+
+	if (!h) {
+		/* Nothing followed yet: the first bytes are gone, so never start. */
+		atomic_store_explicit(&f->proto, OP_PROTO_OTHER, memory_order_release);
+		return;
+	}
+	if (h->gen != fork_gen)
+		return;
+	pthread_mutex_lock(&h->lock);
+	go_dead(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
 void op_engine_sendfile(struct op_fd *f, ssize_t r)
 {
 	struct op_http *h = atomic_load_explicit(&f->http, memory_order_acquire);

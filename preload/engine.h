@@ -46,6 +46,9 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 void op_engine_recv(struct op_fd *f, int fd, const struct iovec *iov, int iovcnt,
 		    ssize_t r, int err);
 
+/* Bytes went by unseen (recv with MSG_TRUNC): stop following the connection. */
+void op_engine_lost(struct op_fd *f);
+
 /* sendfile() moved `r` bytes of a body on `f`. */
 void op_engine_sendfile(struct op_fd *f, ssize_t r);
 
