@@ -379,7 +379,7 @@ static void set_peer(struct op_http *h, struct op_span *s)
  */
 static void set_url_full(struct op_span *s, const char *host, const char *target)
 {
-	char url[OP_TARGET_MAX + OP_HOST_MAX + 16];
+	char url[OP_TARGET_MAX + OP_HOST_MAX + 64];
 	const char *rest, *at, *slash;
 
 	if (!strncmp(target, "http://", 7)) {
@@ -391,7 +391,20 @@ static void set_url_full(struct op_span *s, const char *host, const char *target
 		else
 			snprintf(url, sizeof url, "%s", target);
 	} else {
-		snprintf(url, sizeof url, "http://%s%s", host, target[0] == '/' ? target : "/");
+		/* The common case, per request: plain copies, no format parsing. */
+		size_t hl = strlen(host), tl;
+
+		if (target[0] != '/')
+			target = "/";
+		tl = strlen(target);
+		if (hl > OP_HOST_MAX + 48)
+			hl = OP_HOST_MAX + 48;
+		if (tl > OP_TARGET_MAX)
+			tl = OP_TARGET_MAX;
+		memcpy(url, "http://", 7);
+		memcpy(url + 7, host, hl);
+		memcpy(url + 7 + hl, target, tl);
+		url[7 + hl + tl] = '\0';
 	}
 	op_span_set_str(s, "url.full", url);
 }
@@ -399,22 +412,24 @@ static void set_url_full(struct op_span *s, const char *host, const char *target
 static void client_attributes(struct op_http *h, struct op_span *s)
 {
 	struct head *hd = &h->head;
-	char name[OP_HOST_MAX], hostport[OP_HOST_MAX + 48];
-	const char *target = hd->target ? hd->target : "/";
+	char name[OP_HOST_MAX], peer_hostport[OP_HOST_MAX + 48];
+	const char *target = hd->target ? hd->target : "/", *hostport = hd->host;
 	int port;
 
 	set_peer(h, s);
 	set_method(s, hd->method);
 	if (hd->host[0]) {
 		split_host(hd->host, name, sizeof name, &port, 80);
-		snprintf(hostport, sizeof hostport, "%s", hd->host);
 	} else {
+		char *hostport_buf = peer_hostport;
+
 		snprintf(name, sizeof name, "%s", h->peer);
 		port = h->peer_port;
 		if (strchr(h->peer, ':'))
-			snprintf(hostport, sizeof hostport, "[%s]:%d", h->peer, port);
+			snprintf(hostport_buf, sizeof peer_hostport, "[%s]:%d", h->peer, port);
 		else
-			snprintf(hostport, sizeof hostport, "%s:%d", h->peer, port);
+			snprintf(hostport_buf, sizeof peer_hostport, "%s:%d", h->peer, port);
+		hostport = hostport_buf;
 	}
 	if (name[0]) {
 		op_span_set_str(s, "server.address", name);
@@ -572,15 +587,16 @@ static char *propagation_lines(const struct head *hd, const struct inject *in, u
 	bool sampled = (in->ctx.flags & OP_TRACE_FLAG_SAMPLED) != 0;
 	int n;
 
-	op_hex_ids(&in->ctx, trace, span);
+	if (op_cfg.propagator_bits & ((1u << OP_PROP_B3) | (1u << OP_PROP_B3MULTI) | (1u << OP_PROP_JAEGER)))
+		op_hex_ids(&in->ctx, trace, span);
 	if (!put_line(&buf, &len, &cap, "", 0))
 		return NULL;
 	if (has_prop(OP_PROP_TRACECONTEXT) && !seen_has(hd, "traceparent", 11)) {
-		char tp[OP_TRACEPARENT_LEN + 1];
-
-		op_traceparent_format(&in->ctx, tp);
-		n = snprintf(line, sizeof line, "traceparent: %s\r\n", tp);
-		put_line(&buf, &len, &cap, line, (size_t)n);
+		/* "traceparent: " + 55 + CRLF, assembled without printf. */
+		memcpy(line, "traceparent: ", 13);
+		op_traceparent_format(&in->ctx, line + 13);
+		memcpy(line + 13 + OP_TRACEPARENT_LEN, "\r\n", 2);
+		put_line(&buf, &len, &cap, line, 13 + OP_TRACEPARENT_LEN + 2);
 	}
 	if (has_prop(OP_PROP_B3) && !seen_has(hd, "b3", 2)) {
 		n = snprintf(line, sizeof line, "b3: %s-%s-%s\r\n", trace, span,
@@ -665,11 +681,10 @@ static int req_start(void *arg, const char *line, size_t len)
 		const char *inherit = NULL;
 		bool debug = false;
 		const struct op_span_ctx *parent = op_context_get(&inherit, &debug);
-		char name[OP_METHOD_MAX];
 		struct inject *in;
 
-		snprintf(name, sizeof name, "%s", method_known(h->head.method) ? h->head.method : "_OTHER");
-		t->span = op_span_start(name, OP_SPAN_KIND_CLIENT, parent);
+		t->span = op_span_start(method_known(h->head.method) ? h->head.method : "_OTHER",
+					OP_SPAN_KIND_CLIENT, parent);
 		if (!t->span || (!op_cfg.n_propagators && !inherit))
 			return 0;
 		if (!(in = inj_add(h)))
@@ -946,13 +961,13 @@ static enum op_http_body req_head_end(void *arg)
 
 	/* Server: the parent is known only now that the whole head is in. */
 	if (!head_ignored(hd)) {
-		char name[OP_METHOD_MAX], *inherit;
+		char *inherit;
 		bool from_tp, debug;
 		const struct op_span_ctx *parent = extracted(hd, &from_tp, &debug);
 		size_t inherit_len;
 
-		snprintf(name, sizeof name, "%s", method_known(hd->method) ? hd->method : "_OTHER");
-		t->span = op_span_start_at(name, OP_SPAN_KIND_SERVER, parent, hd->start_ns);
+		t->span = op_span_start_at(method_known(hd->method) ? hd->method : "_OTHER",
+					   OP_SPAN_KIND_SERVER, parent, hd->start_ns);
 		if (t->span) {
 			server_attributes(h, t->span);
 			inherit = inherited_lines(hd, from_tp, &inherit_len);

@@ -24,15 +24,11 @@ bool op_http_may_start(enum op_http_role role, unsigned char c)
 	return role == OP_HTTP_REQUEST ? (c >= 'A' && c <= 'Z') : c == 'H';
 }
 
-bool op_http_name_is(const char *s, size_t len, const char *name)
+bool op_http_name_eq(const char *s, const char *name, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++) {
+	for (size_t i = 0; i < len; i++) {
 		unsigned char a = (unsigned char)s[i], b = (unsigned char)name[i];
 
-		if (!b)
-			return false;
 		if (a >= 'A' && a <= 'Z')
 			a += 'a' - 'A';
 		if (b >= 'A' && b <= 'Z')
@@ -40,7 +36,7 @@ bool op_http_name_is(const char *s, size_t len, const char *name)
 		if (a != b)
 			return false;
 	}
-	return name[len] == '\0';
+	return true;
 }
 
 static bool is_tchar(unsigned char c)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Longest start or header line kept whole. Longer lines are still followed
@@ -121,8 +122,19 @@ int op_http_parse_request_line(const char *line, size_t len, struct op_http_requ
 /* Status line: returns the status code, or -1 when it is not "HTTP/1.x NNN ...". */
 int op_http_parse_status_line(const char *line, size_t len, char *minor);
 
-/* Case-insensitive comparison of a header name of length `len` with `name`. */
-bool op_http_name_is(const char *s, size_t len, const char *name);
+/* Case-insensitive comparison of `len` bytes. */
+bool op_http_name_eq(const char *s, const char *name, size_t len);
+
+/*
+ * Case-insensitive comparison of a header name of length `len` with the
+ * string `name`. Inline, so a literal's length is known at compile time and
+ * most names are told apart by their length alone (this runs for every
+ * header of every request).
+ */
+static inline bool op_http_name_is(const char *s, size_t len, const char *name)
+{
+	return strlen(name) == len && op_http_name_eq(s, name, len);
+}
 
 /* A plausible first byte of an HTTP/1.x start line for `role`. */
 bool op_http_may_start(enum op_http_role role, unsigned char c);

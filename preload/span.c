@@ -54,11 +54,14 @@ static struct op_attr *slot(struct op_attrs *a, const char *key)
 	uint16_t k16 = klen > UINT16_MAX ? UINT16_MAX : (uint16_t)klen;
 	struct op_attr *at;
 
-	for (uint32_t i = 0; i < a->n; i++) {
-		if (a->v[i].klen == k16 && !strcmp(a->v[i].key, key)) {
-			at = &a->v[i];
-			release_value(at);
-			return at;
+	/* A key whose length no held key has cannot be held: skip the search. */
+	if (a->klen_seen & (1ull << (k16 % 64))) {
+		for (uint32_t i = 0; i < a->n; i++) {
+			if (a->v[i].klen == k16 && !strcmp(a->v[i].key, key)) {
+				at = &a->v[i];
+				release_value(at);
+				return at;
+			}
 		}
 	}
 	if (a->n >= a->count_limit) {
@@ -89,6 +92,7 @@ static struct op_attr *slot(struct op_attrs *a, const char *key)
 		a->dropped++;
 		return NULL;
 	}
+	a->klen_seen |= 1ull << (k16 % 64);
 	a->n++;
 	return at;
 }

@@ -71,6 +71,7 @@ struct op_attrs {
 	uint32_t count_limit;
 	uint32_t value_len_limit;
 	bool v_inline;          /* `v` is the owner's storage, not the heap */
+	uint64_t klen_seen;     /* bit (klen % 64) set for every key held: most lookups stop here */
 	char *arena;            /* strings go here while they fit, NULL: heap only */
 	uint32_t arena_cap;
 	uint32_t arena_used;
