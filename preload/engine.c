@@ -72,15 +72,11 @@ struct inject {
 struct head {
 	char method[OP_METHOD_MAX];
 	char *target;           /* heap, OP_TARGET_MAX at most */
-	char host[OP_HOST_MAX];
-	char ua[OP_UA_MAX];
 	char minor;
 	int64_t start_ns;
 	int inject;             /* client: index in op_http.inj, or -1 */
 	bool inject_out;        /* client: bytes of this head's header went out */
-	/* Client: propagation header names the application's request has. */
-	char seen[OP_SEEN_MAX];
-	size_t seen_len;
+	size_t seen_len;        /* client: bytes used in `seen` */
 	/* Server: what each format found, decided between at the head's end. */
 	struct op_span_ctx tp, b3, jg;
 	int tp_count;           /* traceparent headers: more than one is invalid */
@@ -92,6 +88,11 @@ struct head {
 	char *baggage;          /* combined baggage values (heap), or NULL */
 	char *forward;          /* uberctx-* and mesh header lines (heap), or NULL */
 	size_t forward_len;
+	/* The string buffers last: head_reset() clears only their first byte. */
+	char host[OP_HOST_MAX];
+	char ua[OP_UA_MAX];
+	/* Client: propagation header names the application's request has. */
+	char seen[OP_SEEN_MAX];
 };
 
 /*
@@ -473,7 +474,13 @@ static void head_reset(struct head *hd)
 	free(hd->tracestate);
 	free(hd->baggage);
 	free(hd->forward);
-	memset(hd, 0, sizeof *hd);
+	/*
+	 * Everything up to the string buffers is cleared; the buffers only
+	 * need their first byte (this runs twice per request, and the buffers
+	 * are over a kilobyte).
+	 */
+	memset(hd, 0, offsetof(struct head, host));
+	hd->host[0] = hd->ua[0] = hd->seen[0] = '\0';
 	hd->inject = -1;
 	hd->b3m_sampled = -1;
 }
