@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "json.h"
@@ -183,6 +184,17 @@ bool op_utf8_valid(const char *s, size_t len)
 	size_t i = 0, n, skip;
 
 	while (i < len) {
+		/* ASCII, the usual case, eight bytes at a time. */
+		while (i + 8 <= len) {
+			uint64_t w;
+
+			memcpy(&w, u + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i == len)
+			break;
 		if (u[i] < 0x80) {
 			i++;
 			continue;
@@ -203,6 +215,17 @@ void op_buf_add_utf8(struct op_buf *b, const char *s, size_t len)
 	size_t i = 0, start = 0, n, skip;
 
 	while (i < len) {
+		/* ASCII, the usual case, eight bytes at a time. */
+		while (i + 8 <= len) {
+			uint64_t w;
+
+			memcpy(&w, u + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i == len)
+			break;
 		if (u[i] < 0x80) {
 			i++;
 			continue;
