@@ -232,4 +232,34 @@ print("    %-38s %8.2f %8.2f %+8.2f"
 	done
 fi
 
+# --- (d) one HTTP exchange, in instructions ----------------------------------
+# bench/http_loop.c: keep-alive exchanges over loopback, client and server in
+# one process, so both ends are traced (one CLIENT and one SERVER span each).
+# Growth between two N, as in (c): the per-exchange cost of the engine alone
+# (OTEL_TRACES_EXPORTER=none) and with OTLP encoding and export attempts (to
+# a closed port on 127.0.0.1: encoding happens, sending fails at once).
+if command -v valgrind >/dev/null; then
+	cc -O2 -pthread -o "$out/http_loop" bench/http_loop.c
+	loop_ins() { # loop_ins N ENV...
+		local n=$1
+		shift
+		env "$@" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$out/http_loop" "$n" \
+			2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+	}
+	printf '\n(d) one HTTP/1.1 exchange, both ends traced, in instructions (callgrind, growth from 2000 to 4000)\n'
+	for mode in untraced engine export; do
+		case $mode in
+		untraced) e=() ;;
+		engine) e=(LD_PRELOAD="$lib" OTEL_TRACES_EXPORTER=none) ;;
+		# A queue that never fills: on the one CPU this script pins itself to,
+		# the nice +10 exporter thread would otherwise drop spans, not encode them.
+		export) e=(LD_PRELOAD="$lib" OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:1
+			OTEL_BSP_SCHEDULE_DELAY=50 OTEL_BSP_MAX_QUEUE_SIZE=100000) ;;
+		esac
+		a=$(loop_ins 2000 "${e[@]}")
+		b=$(loop_ins 4000 "${e[@]}")
+		printf '    %-38s %8d per exchange (user space only)\n' "$mode" $(((b - a) / 2000))
+	done
+fi
+
 printf '\nraw data: %s/\n' "$out"

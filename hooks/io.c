@@ -53,29 +53,6 @@ static ssize_t in1(int fd, void *buf, ssize_t r)
 	return op_hook_in(fd, &v, 1, r);
 }
 
-OP_EXPORT ssize_t read(int fd, void *buf, size_t n)
-{
-	if (op_hook_skip(fd))
-		return REAL(read)(fd, buf, n);
-	return in1(fd, buf, REAL(read)(fd, buf, n));
-}
-
-OP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
-{
-	if (OP_UNLIKELY(n > buflen))
-		return REAL(__read_chk)(fd, buf, n, buflen);
-	if (op_hook_skip(fd))
-		return REAL(read)(fd, buf, n);
-	return in1(fd, buf, REAL(read)(fd, buf, n));
-}
-
-OP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
-{
-	if (op_hook_skip(fd))
-		return REAL(readv)(fd, iov, iovcnt);
-	return op_hook_in(fd, iov, iovcnt, REAL(readv)(fd, iov, iovcnt));
-}
-
 /*
  * MSG_PEEK leaves the bytes in the socket: the engine sees them when read.
  * MSG_TRUNC on a TCP socket discards them without filling the buffer: the
@@ -94,13 +71,47 @@ static ssize_t truncated(int fd, ssize_t r)
 	return r;
 }
 
+/* Out of line, like the send side's: the pass-through path stays a tail call. */
+__attribute__((noinline)) static ssize_t read_traced(int fd, void *buf, size_t n)
+{
+	return in1(fd, buf, REAL(read)(fd, buf, n));
+}
+
+__attribute__((noinline)) static ssize_t recv_traced(int fd, void *buf, size_t n, int flags)
+{
+	if (flags & MSG_TRUNC)
+		return truncated(fd, REAL(recv)(fd, buf, n, flags));
+	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
+}
+
+OP_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (op_hook_skip(fd))
+		return REAL(read)(fd, buf, n);
+	return read_traced(fd, buf, n);
+}
+
+OP_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (OP_UNLIKELY(n > buflen))
+		return REAL(__read_chk)(fd, buf, n, buflen);
+	if (op_hook_skip(fd))
+		return REAL(read)(fd, buf, n);
+	return read_traced(fd, buf, n);
+}
+
+OP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	if (op_hook_skip(fd))
+		return REAL(readv)(fd, iov, iovcnt);
+	return op_hook_in(fd, iov, iovcnt, REAL(readv)(fd, iov, iovcnt));
+}
+
 OP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recv)(fd, buf, n, flags);
-	if (flags & MSG_TRUNC)
-		return truncated(fd, REAL(recv)(fd, buf, n, flags));
-	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
+	return recv_traced(fd, buf, n, flags);
 }
 
 OP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
@@ -109,9 +120,7 @@ OP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int fla
 		return REAL(__recv_chk)(fd, buf, n, buflen, flags);
 	if ((flags & MSG_PEEK) || op_hook_skip(fd))
 		return REAL(recv)(fd, buf, n, flags);
-	if (flags & MSG_TRUNC)
-		return truncated(fd, REAL(recv)(fd, buf, n, flags));
-	return in1(fd, buf, REAL(recv)(fd, buf, n, flags));
+	return recv_traced(fd, buf, n, flags);
 }
 
 OP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
@@ -188,57 +197,93 @@ static ssize_t plain_sendmsg(const struct op_plain *p)
 	return REAL(sendmsg)(p->fd, p->msg, p->flags);
 }
 
-OP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+/*
+ * The traced halves of the send hooks live out of line: the hooks
+ * themselves then stay a test and a tail call for the fds we do not follow
+ * (building the call description up front cost a dozen instructions on
+ * every pass-through write).
+ */
+__attribute__((noinline)) static ssize_t out_buf(const struct op_plain *pl)
+{
+	struct iovec v = { (void *)pl->buf, pl->len };
+
+	return op_hook_out(pl->fd, &v, 1, pl->flags, 1, pl);
+}
+
+__attribute__((noinline)) static ssize_t write_traced(int fd, const void *buf, size_t n)
 {
 	struct op_plain pl = { .fn = plain_write, .fd = fd, .buf = buf, .len = n };
-	struct iovec v = { (void *)buf, n };
 
+	return out_buf(&pl);
+}
+
+OP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
 	if (op_hook_skip(fd))
 		return REAL(write)(fd, buf, n);
-	return op_hook_out(fd, &v, 1, 0, 1, &pl);
+	return write_traced(fd, buf, n);
+}
+
+__attribute__((noinline)) static ssize_t writev_traced(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct op_plain pl = { .fn = plain_writev, .fd = fd, .iov = iov, .iovcnt = iovcnt };
+
+	return op_hook_out(fd, iov, iovcnt, 0, 1, &pl);
 }
 
 OP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct op_plain pl = { .fn = plain_writev, .fd = fd, .iov = iov, .iovcnt = iovcnt };
-
 	if (op_hook_skip(fd))
 		return REAL(writev)(fd, iov, iovcnt);
-	return op_hook_out(fd, iov, iovcnt, 0, 1, &pl);
+	return writev_traced(fd, iov, iovcnt);
+}
+
+__attribute__((noinline)) static ssize_t send_traced(int fd, const void *buf, size_t n, int flags)
+{
+	struct op_plain pl = { .fn = plain_send, .fd = fd, .buf = buf, .len = n, .flags = flags };
+
+	return out_buf(&pl);
 }
 
 OP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	struct op_plain pl = { .fn = plain_send, .fd = fd, .buf = buf, .len = n, .flags = flags };
-	struct iovec v = { (void *)buf, n };
-
 	if (op_hook_skip(fd))
 		return REAL(send)(fd, buf, n, flags);
-	return op_hook_out(fd, &v, 1, flags, 1, &pl);
+	return send_traced(fd, buf, n, flags);
+}
+
+__attribute__((noinline)) static ssize_t sendto_traced(int fd, const void *buf, size_t n, int flags,
+						       const struct sockaddr *addr, socklen_t alen)
+{
+	struct op_plain pl = { .fn = plain_sendto, .fd = fd, .buf = buf, .len = n,
+			       .flags = flags, .addr = addr, .addrlen = alen };
+
+	/* TCP ignores the address of a connected socket; a rewrite may drop it. */
+	return out_buf(&pl);
 }
 
 OP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
-	struct op_plain pl = { .fn = plain_sendto, .fd = fd, .buf = buf, .len = n,
-			       .flags = flags, .addr = addr, .addrlen = alen };
-	struct iovec v = { (void *)buf, n };
-
 	if (op_hook_skip(fd))
 		return REAL(sendto)(fd, buf, n, flags, addr, alen);
-	/* TCP ignores the address of a connected socket; a rewrite may drop it. */
-	return op_hook_out(fd, &v, 1, flags, 1, &pl);
+	return sendto_traced(fd, buf, n, flags, addr, alen);
+}
+
+__attribute__((noinline)) static ssize_t sendmsg_traced(int fd, const struct msghdr *msg, int flags)
+{
+	struct op_plain pl = { .fn = plain_sendmsg, .fd = fd, .msg = msg, .flags = flags };
+
+	/* Ancillary data must reach the kernel exactly as given: no rewrite. */
+	return op_hook_out(fd, msg->msg_iov, (int)msg->msg_iovlen, flags,
+			   msg->msg_controllen == 0, &pl);
 }
 
 OP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct op_plain pl = { .fn = plain_sendmsg, .fd = fd, .msg = msg, .flags = flags };
-
 	if (op_hook_skip(fd))
 		return REAL(sendmsg)(fd, msg, flags);
-	/* Ancillary data must reach the kernel exactly as given: no rewrite. */
-	return op_hook_out(fd, msg->msg_iov, (int)msg->msg_iovlen, flags,
-			   msg->msg_controllen == 0, &pl);
+	return sendmsg_traced(fd, msg, flags);
 }
 
 /*
