@@ -123,7 +123,7 @@ static void keep(struct op_http_parser *p, const char *s, size_t n)
 static void message_end(struct op_http_parser *p, const struct op_http_cb *cb, void *arg)
 {
 	p->state = OP_HTTP_START;
-	p->chunked = p->has_length = false;
+	p->chunked = p->has_length = p->has_te = p->bad_length = false;
 	p->remaining = 0;
 	cb->on_message_end(arg);
 }
@@ -155,14 +155,21 @@ static void header_line(struct op_http_parser *p, const char *line, size_t len,
 	vlen = len - nlen - 1;
 	v = op_trim_ows(v, &vlen);
 	if (op_http_name_is(line, nlen, "transfer-encoding")) {
+		p->has_te = true;
 		p->chunked = ends_chunked(v, vlen);
-	} else if (op_http_name_is(line, nlen, "content-length") && !p->has_length) {
+	} else if (op_http_name_is(line, nlen, "content-length")) {
 		uint64_t n = 0;
 		size_t i;
 
 		for (i = 0; i < vlen && v[i] >= '0' && v[i] <= '9' && n < (UINT64_MAX - 9) / 10; i++)
 			n = n * 10 + (uint64_t)(v[i] - '0');
-		if (i == vlen && vlen > 0) {
+		/*
+		 * RFC 9112 6.3: a value that is not a number, or a second one that
+		 * differs, leaves the framing unknown. (A repeated equal value is fine.)
+		 */
+		if (i != vlen || vlen == 0 || (p->has_length && n != p->remaining)) {
+			p->bad_length = true;
+		} else {
 			p->has_length = true;
 			p->remaining = n;
 		}
@@ -181,6 +188,15 @@ static void head_end(struct op_http_parser *p, const struct op_http_cb *cb, void
 	} else if (p->chunked) {
 		p->state = OP_HTTP_CHUNK_SIZE;
 		p->remaining = 0;
+	} else if (p->has_te) {
+		/*
+		 * RFC 9112 6.3: Transfer-Encoding overrides Content-Length; without
+		 * chunked last, a response runs to the connection's end and a
+		 * request cannot be framed at all.
+		 */
+		p->state = p->role == OP_HTTP_RESPONSE ? OP_HTTP_BODY_CLOSE : OP_HTTP_DEAD;
+	} else if (p->bad_length) {
+		p->state = OP_HTTP_DEAD;
 	} else if (p->has_length && p->remaining > 0) {
 		p->state = OP_HTTP_BODY_LENGTH;
 	} else if (p->has_length || p->role == OP_HTTP_REQUEST) {
@@ -208,7 +224,7 @@ static void line_done(struct op_http_parser *p, const char *line, size_t len,
 		len--;
 	switch (p->state) {
 	case OP_HTTP_LINE:
-		p->chunked = p->has_length = false;
+		p->chunked = p->has_length = p->has_te = p->bad_length = false;
 		p->remaining = 0;
 		if (cb->on_start(arg, line, len) < 0)
 			p->state = OP_HTTP_DEAD;

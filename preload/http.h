@@ -63,7 +63,9 @@ struct op_http_parser {
 	uint8_t role;          /* enum op_http_role */
 	uint8_t state;         /* enum op_http_state */
 	bool chunked;          /* the current head said Transfer-Encoding: chunked */
+	bool has_te;           /* ...or any Transfer-Encoding at all */
 	bool has_length;
+	bool bad_length;       /* an invalid or conflicting Content-Length */
 	bool line_cut;         /* the partial line outgrew OP_HTTP_LINE_MAX */
 	uint64_t remaining;    /* body or chunk bytes still to come */
 	/*
