@@ -14,11 +14,11 @@ own header would. Exits by itself after --lifetime seconds (default 100).
 """
 import argparse
 import http.server
-import os
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from serve import serve
 
 
 def main():
@@ -54,14 +54,7 @@ def main():
         def log_message(self, *args):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
-    srv.daemon_threads = True
-    tmp = opts.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, opts.port_file)
-    threading.Timer(opts.lifetime, lambda: os._exit(0)).start()
-    srv.serve_forever()
+    serve(Relay, opts.port_file, opts.lifetime)
 
 
 if __name__ == "__main__":
