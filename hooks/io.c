@@ -22,7 +22,9 @@ ssize_t op_hook_in(int fd, const struct iovec *iov, int iovcnt, ssize_t r)
 	struct op_fd *f = op_fd_acquire(fd);
 
 	if (f) {
+		OP_GUARD_ENTER();
 		op_engine_recv(f, fd, iov, iovcnt, r, err);
+		OP_GUARD_LEAVE();
 		op_fd_release(f);
 	}
 	errno = err;
@@ -38,7 +40,14 @@ ssize_t op_hook_out(int fd, const struct iovec *iov, int iovcnt, int flags, int 
 
 	if (!f)
 		return pl->fn(pl);
+	/*
+	 * The guard marks this thread as inside the engine (holding a
+	 * connection lock at times): a signal handler that closes a socket
+	 * then must not wait for that lock (op_engine_free).
+	 */
+	OP_GUARD_ENTER();
 	r = op_engine_send(f, iov, iovcnt, flags, can_inject, pl);
+	OP_GUARD_LEAVE();
 	err = errno;
 	op_fd_release(f);
 	errno = err;
@@ -64,7 +73,9 @@ static ssize_t truncated(int fd, ssize_t r)
 	struct op_fd *f;
 
 	if (r > 0 && (f = op_fd_acquire(fd))) {
+		OP_GUARD_ENTER();
 		op_engine_lost(f);
+		OP_GUARD_LEAVE();
 		op_fd_release(f);
 	}
 	errno = err;
@@ -320,7 +331,9 @@ static void sent_file(int fd, ssize_t r)
 	struct op_fd *f = op_fd_acquire(fd);
 
 	if (f) {
+		OP_GUARD_ENTER();
 		op_engine_sendfile(f, r);
+		OP_GUARD_LEAVE();
 		op_fd_release(f);
 	}
 	errno = err;

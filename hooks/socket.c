@@ -101,7 +101,9 @@ OP_EXPORT int shutdown(int fd, int how)
 	struct op_fd *f;
 
 	if (rc == 0 && !op_hook_skip(fd) && (f = op_fd_acquire(fd))) {
+		OP_GUARD_ENTER();
 		op_engine_shutdown(f, how);
+		OP_GUARD_LEAVE();
 		op_fd_release(f);
 	}
 	errno = saved;

@@ -1490,7 +1490,17 @@ void op_engine_shutdown(struct op_fd *f, int how)
 void op_engine_free(struct op_http *h)
 {
 	if (h->gen == fork_gen) {
-		pthread_mutex_lock(&h->lock);
+		/*
+		 * A signal handler that closes this socket while its thread is
+		 * inside the engine may find the lock held by that very thread:
+		 * waiting would deadlock the host. The state is then left
+		 * behind (a leak of one connection's state, never a hang).
+		 */
+		if (pthread_mutex_trylock(&h->lock) != 0) {
+			if (op_guard)
+				return;
+			pthread_mutex_lock(&h->lock);
+		}
 		if (!h->dead) {
 			op_http_eof(&h->resp, &resp_cb, h);
 			finish_all(h, "connection_closed");
