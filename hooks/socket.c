@@ -40,7 +40,7 @@ OP_EXPORT int socket(int domain, int type, int protocol)
 
 	if (fd < 0 || op_disabled)
 		return fd;
-	if (!op_guard && is_tcp(domain, type, protocol))
+	if (!op_guard && !op_quiet && is_tcp(domain, type, protocol))
 		op_fd_track(fd, OP_FD_TCP, domain);
 	else
 		op_fd_forget(fd);

@@ -107,7 +107,8 @@ struct op_http {
 	uint8_t side;
 	unsigned gen;            /* fork generation that created it */
 	bool dead;               /* no longer HTTP: nothing more is traced */
-	int fd;
+	bool tls;                /* the plaintext of a TLS session: https */
+	int fd;                  /* the socket, for its peer's address; -1: none */
 	struct op_fd *owner;
 	struct op_http_parser req;   /* the request direction */
 	struct op_http_parser resp;  /* the response direction */
@@ -137,7 +138,7 @@ static const char *const known_methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
 };
 
-static bool method_known(const char *m)
+bool op_http_method_known(const char *m)
 {
 	for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
 		if (!strcmp(m, known_methods[i]))
@@ -161,7 +162,7 @@ static void peer_lookup(struct op_http *h)
 
 	h->peer_known = true;
 	h->peer[0] = '\0';
-	if (getpeername(h->fd, (struct sockaddr *)&ss, &len) == 0) {
+	if (h->fd >= 0 && getpeername(h->fd, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 
@@ -323,7 +324,7 @@ static void go_dead(struct op_http *h)
 
 static void set_method(struct op_span *s, const char *m)
 {
-	if (method_known(m)) {
+	if (op_http_method_known(m)) {
 		op_span_set_str(s, "http.request.method", m);
 	} else {
 		op_span_set_str(s, "http.request.method", "_OTHER");
@@ -378,17 +379,21 @@ static void set_peer(struct op_http *h, struct op_span *s)
  * may carry user:password@, which the semantic conventions replace with
  * REDACTED:REDACTED.
  */
-static void set_url_full(struct op_span *s, const char *host, const char *target)
+static void set_url_full(struct op_span *s, const char *scheme, const char *host,
+			 const char *target)
 {
 	char url[OP_TARGET_MAX + OP_HOST_MAX + 64];
 	const char *rest, *at, *slash;
+	size_t sl = strlen(scheme);
 
-	if (!strncmp(target, "http://", 7)) {
-		rest = target + 7;
+	rest = !strncmp(target, "http://", 7) ? target + 7 :
+	       !strncmp(target, "https://", 8) ? target + 8 : NULL;
+	if (rest) {
 		slash = strchr(rest, '/');
 		at = memchr(rest, '@', slash ? (size_t)(slash - rest) : strlen(rest));
 		if (at)
-			snprintf(url, sizeof url, "http://REDACTED:REDACTED@%s", at + 1);
+			snprintf(url, sizeof url, "%.*sREDACTED:REDACTED@%s", (int)(rest - target),
+				 target, at + 1);
 		else
 			snprintf(url, sizeof url, "%s", target);
 	} else {
@@ -402,12 +407,24 @@ static void set_url_full(struct op_span *s, const char *host, const char *target
 			hl = OP_HOST_MAX + 48;
 		if (tl > OP_TARGET_MAX)
 			tl = OP_TARGET_MAX;
-		memcpy(url, "http://", 7);
-		memcpy(url + 7, host, hl);
-		memcpy(url + 7 + hl, target, tl);
-		url[7 + hl + tl] = '\0';
+		memcpy(url, scheme, sl);
+		memcpy(url + sl, "://", 3);
+		memcpy(url + sl + 3, host, hl);
+		memcpy(url + sl + 3 + hl, target, tl);
+		url[sl + 3 + hl + tl] = '\0';
 	}
 	op_span_set_str(s, "url.full", url);
+}
+
+static const char *scheme_of(const struct op_http *h)
+{
+	return h->tls ? "https" : "http";
+}
+
+static void set_protocol(const struct head *hd, struct op_span *s)
+{
+	op_span_set_str(s, "network.protocol.name", "http");
+	op_span_set_str(s, "network.protocol.version", hd->minor == '0' ? "1.0" : "1.1");
 }
 
 static void client_attributes(struct op_http *h, struct op_span *s)
@@ -420,7 +437,7 @@ static void client_attributes(struct op_http *h, struct op_span *s)
 	set_peer(h, s);
 	set_method(s, hd->method);
 	if (hd->host[0]) {
-		split_host(hd->host, name, sizeof name, &port, 80);
+		split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
 	} else {
 		char *hostport_buf = peer_hostport;
 
@@ -436,8 +453,9 @@ static void client_attributes(struct op_http *h, struct op_span *s)
 		op_span_set_str(s, "server.address", name);
 		op_span_set_int(s, "server.port", port);
 	}
-	set_url_full(s, hostport, target);
-	op_span_set_str(s, "network.protocol.version", hd->minor == '0' ? "1.0" : "1.1");
+	set_url_full(s, scheme_of(h), hostport, target);
+	op_span_set_str(s, "url.scheme", scheme_of(h));
+	set_protocol(hd, s);
 	if (hd->ua[0])
 		op_span_set_str(s, "user_agent.original", hd->ua);
 }
@@ -451,17 +469,17 @@ static void server_attributes(struct op_http *h, struct op_span *s)
 	int port;
 
 	set_method(s, hd->method);
-	op_span_set_str(s, "url.scheme", "http");
+	op_span_set_str(s, "url.scheme", scheme_of(h));
 	op_span_set_strn(s, "url.path", target, q ? (size_t)(q - target) : strlen(target));
 	if (q && q[1])
 		op_span_set_str(s, "url.query", q + 1);
 	if (hd->host[0]) {
-		split_host(hd->host, name, sizeof name, &port, 80);
+		split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
 		op_span_set_str(s, "server.address", name);
 		op_span_set_int(s, "server.port", port);
 	}
 	set_peer(h, s);
-	op_span_set_str(s, "network.protocol.version", hd->minor == '0' ? "1.0" : "1.1");
+	set_protocol(hd, s);
 	if (hd->ua[0])
 		op_span_set_str(s, "user_agent.original", hd->ua);
 }
@@ -586,53 +604,65 @@ static bool put_line(char **buf, size_t *len, size_t *cap, const char *line, siz
  * every header the application's request already has. Returns a heap
  * string (maybe empty) or NULL when out of memory.
  */
-static char *propagation_lines(const struct head *hd, const struct inject *in, uint32_t *out_len)
+char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char *inherit,
+			   bool (*has)(void *arg, const char *name, size_t nlen), void *arg,
+			   uint32_t *out_len)
 {
 	char trace[33], span[17], line[160];
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	bool sampled = (in->ctx.flags & OP_TRACE_FLAG_SAMPLED) != 0;
+	bool sampled = (ctx->flags & OP_TRACE_FLAG_SAMPLED) != 0;
 	int n;
 
 	if (op_cfg.propagator_bits & ((1u << OP_PROP_B3) | (1u << OP_PROP_B3MULTI) | (1u << OP_PROP_JAEGER)))
-		op_hex_ids(&in->ctx, trace, span);
+		op_hex_ids(ctx, trace, span);
 	if (!put_line(&buf, &len, &cap, "", 0))
 		return NULL;
-	if (has_prop(OP_PROP_TRACECONTEXT) && !seen_has(hd, "traceparent", 11)) {
+	if (has_prop(OP_PROP_TRACECONTEXT) && !has(arg, "traceparent", 11)) {
 		/* "traceparent: " + 55 + CRLF, assembled without printf. */
 		memcpy(line, "traceparent: ", 13);
-		op_traceparent_format(&in->ctx, line + 13);
+		op_traceparent_format(ctx, line + 13);
 		memcpy(line + 13 + OP_TRACEPARENT_LEN, "\r\n", 2);
 		put_line(&buf, &len, &cap, line, 13 + OP_TRACEPARENT_LEN + 2);
 	}
-	if (has_prop(OP_PROP_B3) && !seen_has(hd, "b3", 2)) {
+	if (has_prop(OP_PROP_B3) && !has(arg, "b3", 2)) {
 		n = snprintf(line, sizeof line, "b3: %s-%s-%s\r\n", trace, span,
-			     in->debug ? "d" : sampled ? "1" : "0");
+			     debug ? "d" : sampled ? "1" : "0");
 		put_line(&buf, &len, &cap, line, (size_t)n);
 	}
-	if (has_prop(OP_PROP_B3MULTI) && !seen_has(hd, "x-b3-traceid", 12)) {
+	if (has_prop(OP_PROP_B3MULTI) && !has(arg, "x-b3-traceid", 12)) {
 		n = snprintf(line, sizeof line, "x-b3-traceid: %s\r\nx-b3-spanid: %s\r\n%s\r\n",
-			     trace, span, in->debug ? "x-b3-flags: 1" : sampled ? "x-b3-sampled: 1"
-									   : "x-b3-sampled: 0");
+			     trace, span, debug ? "x-b3-flags: 1" : sampled ? "x-b3-sampled: 1"
+									: "x-b3-sampled: 0");
 		put_line(&buf, &len, &cap, line, (size_t)n);
 	}
-	if (has_prop(OP_PROP_JAEGER) && !seen_has(hd, "uber-trace-id", 13)) {
+	if (has_prop(OP_PROP_JAEGER) && !has(arg, "uber-trace-id", 13)) {
 		n = snprintf(line, sizeof line, "uber-trace-id: %s:%s:0:%d\r\n", trace, span,
-			     in->debug ? 3 : sampled ? 1 : 0);
+			     debug ? 3 : sampled ? 1 : 0);
 		put_line(&buf, &len, &cap, line, (size_t)n);
 	}
 	/* The serving request's lines, each unless the application sends its own. */
-	for (const char *l = in->inherit; l && *l;) {
+	for (const char *l = inherit; l && *l;) {
 		const char *colon = strchr(l, ':'), *end = strstr(l, "\r\n");
 
 		if (!colon || !end)
 			break;
-		if (!seen_has(hd, l, (size_t)(colon - l)))
+		if (!has(arg, l, (size_t)(colon - l)))
 			put_line(&buf, &len, &cap, l, (size_t)(end + 2 - l));
 		l = end + 2;
 	}
 	*out_len = (uint32_t)len;
 	return buf;
+}
+
+static bool head_has(void *arg, const char *name, size_t nlen)
+{
+	return seen_has(arg, name, nlen);
+}
+
+static char *propagation_lines(const struct head *hd, const struct inject *in, uint32_t *out_len)
+{
+	return op_propagation_lines(&in->ctx, in->debug, in->inherit, head_has, (void *)hd, out_len);
 }
 
 /*
@@ -690,7 +720,7 @@ static int req_start(void *arg, const char *line, size_t len)
 		const struct op_span_ctx *parent = op_context_get(&inherit, &debug);
 		struct inject *in;
 
-		t->span = op_span_start(method_known(h->head.method) ? h->head.method : "_OTHER",
+		t->span = op_span_start(op_http_method_known(h->head.method) ? h->head.method : "HTTP",
 					OP_SPAN_KIND_CLIENT, parent);
 		if (!t->span || (!op_cfg.n_propagators && !inherit))
 			return 0;
@@ -973,7 +1003,7 @@ static enum op_http_body req_head_end(void *arg)
 		const struct op_span_ctx *parent = extracted(hd, &from_tp, &debug);
 		size_t inherit_len;
 
-		t->span = op_span_start_at(method_known(hd->method) ? hd->method : "_OTHER",
+		t->span = op_span_start_at(op_http_method_known(hd->method) ? hd->method : "HTTP",
 					   OP_SPAN_KIND_SERVER, parent, hd->start_ns);
 		if (t->span) {
 			server_attributes(h, t->span);
@@ -1111,9 +1141,9 @@ static struct op_http *http_of(struct op_fd *f, int fd, bool out, int c)
 		return h->gen == fork_gen && !h->dead ? h : NULL;
 	if (atomic_load_explicit(&f->proto, memory_order_acquire) != OP_PROTO_UNKNOWN || c < 0)
 		return NULL;
-	if (f->kind == OP_FD_TCP_CLIENT && out)
+	if ((f->kind == OP_FD_TCP_CLIENT || f->kind == OP_FD_TLS) && out)
 		side = SIDE_CLIENT;
-	else if (f->kind == OP_FD_TCP_SERVER && !out)
+	else if ((f->kind == OP_FD_TCP_SERVER || f->kind == OP_FD_TLS) && !out)
 		side = SIDE_SERVER;
 	else
 		side = (enum side)-1;
@@ -1131,6 +1161,7 @@ static struct op_http *http_of(struct op_fd *f, int fd, bool out, int c)
 	pthread_mutex_init(&h->lock, NULL);
 	h->side = (uint8_t)side;
 	h->gen = fork_gen;
+	h->tls = f->kind == OP_FD_TLS;
 	h->fd = fd;
 	h->owner = f;
 	h->head.inject = -1;
@@ -1288,8 +1319,8 @@ static bool inject_due(struct op_http *h, size_t n)
 	return h->n_inj && h->inj[0].at <= h->out_sent + n;
 }
 
-static ssize_t send_injected(struct op_http *h, int fd, const struct iovec *iov, int iovcnt,
-			     size_t n, int flags)
+static ssize_t send_injected(struct op_http *h, const struct op_plain *plain,
+			     const struct iovec *iov, int iovcnt, size_t n, int flags)
 {
 	struct iovec stack[OP_IOV_STACK], *v = stack;
 	int cap = OP_IOV_STACK, c;
@@ -1311,9 +1342,13 @@ static ssize_t send_injected(struct op_http *h, int fd, const struct iovec *iov,
 			r = -2;
 			break;
 		}
-		m.msg_iov = v;
-		m.msg_iovlen = (size_t)c;
-		r = REAL(sendmsg)(fd, &m, flags);
+		if (plain->vec) {
+			r = plain->vec(plain, v, c);
+		} else {
+			m.msg_iov = v;
+			m.msg_iovlen = (size_t)c;
+			r = REAL(sendmsg)(plain->fd, &m, flags);
+		}
 		if (r < 0)
 			break;
 		pthread_mutex_lock(&h->lock);
@@ -1392,7 +1427,7 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 	}
 	pthread_mutex_unlock(&h->lock);
 
-	r = send_injected(h, plain->fd, iov, iovcnt, n, flags);
+	r = send_injected(h, plain, iov, iovcnt, n, flags);
 	err = errno;
 	if (r == -2) {
 		/* Too many pieces to lay out: this request goes without the header. */

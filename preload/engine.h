@@ -16,10 +16,25 @@
 
 #include "fdtable.h"
 
-/* The application's own send, for the calls the engine does not rewrite. */
+#include <stdbool.h>
+#include <stdint.h>
+
+struct op_span_ctx;
+
+/*
+ * The application's own send, for the calls the engine does not rewrite,
+ * and how bytes with the engine's changes go out on that stream.
+ */
 struct op_plain {
 	ssize_t (*fn)(const struct op_plain *p);
-	int fd;
+	/*
+	 * Sends `c` iovecs of application and header bytes in one call:
+	 * the count taken (maybe partial), or -1 with errno (EAGAIN when the
+	 * call is to be retried). NULL: sendmsg(fd, flags).
+	 */
+	ssize_t (*vec)(const struct op_plain *p, const struct iovec *v, int c);
+	void *ctx;              /* the caller's, for fn and vec */
+	int fd;                 /* the socket; -1 for a stream with none */
 	const void *buf;        /* write, send, sendto */
 	size_t len;
 	int flags;
@@ -57,6 +72,20 @@ void op_engine_shutdown(struct op_fd *f, int how);
 
 /* In a forked child: state created before the fork is the parent's. */
 void op_engine_atfork_child(void);
+
+/*
+ * The propagation header lines ("Name: value\r\n" each) for an outbound
+ * request whose span has context `ctx`: every configured format, then the
+ * serving request's `inherit` lines, leaving out the names for which
+ * `has` is true (the request has them already). A heap string, maybe
+ * empty, or NULL when out of memory.
+ */
+char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char *inherit,
+			   bool (*has)(void *arg, const char *name, size_t nlen), void *arg,
+			   uint32_t *len);
+
+/* One of the methods of RFC 9110 and RFC 5789 (PATCH): the span name, else "HTTP". */
+bool op_http_method_known(const char *m);
 
 /* The connection's last fd is gone: finish what is open and free `h`. */
 void op_engine_free(struct op_http *h);

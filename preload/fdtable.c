@@ -107,6 +107,23 @@ struct op_fd *op_fd_track(int fd, enum op_fd_kind kind, int family)
 	return f;
 }
 
+struct op_fd *op_fd_new(enum op_fd_kind kind)
+{
+	int saved = errno;
+	struct op_fd *f = pool_get();
+
+	if (f) {
+		atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
+		atomic_store_explicit(&f->proto, OP_PROTO_UNKNOWN, memory_order_relaxed);
+		atomic_store_explicit(&f->http, NULL, memory_order_relaxed);
+		f->kind = (uint8_t)kind;
+		f->family = 0;
+		f->next_free = NULL;
+	}
+	errno = saved;
+	return f;
+}
+
 struct op_fd *op_fd_acquire(int fd)
 {
 	struct op_fd *f = op_fd_get(fd);

@@ -29,6 +29,12 @@ enum op_fd_kind {
 	OP_FD_TCP = 1,        /* a TCP socket not yet connected or accepted */
 	OP_FD_TCP_CLIENT,     /* connect()ed by this process */
 	OP_FD_TCP_SERVER,     /* returned by accept() */
+	/*
+	 * A TLS session's plaintext (OpenSSL, GnuTLS), in no fd table slot:
+	 * the side is told by the first bytes' direction, as HTTP/1.x clients
+	 * always speak first.
+	 */
+	OP_FD_TLS,
 };
 
 /* What the bytes on a tracked fd are, decided by the first ones. */
@@ -72,6 +78,9 @@ void op_fd_release(struct op_fd *f);
 
 /* Starts tracking `fd` (replacing stale state). Returns the object or NULL. */
 struct op_fd *op_fd_track(int fd, enum op_fd_kind kind, int family);
+
+/* State for a byte stream that is not an fd (a TLS session), with one reference. */
+struct op_fd *op_fd_new(enum op_fd_kind kind);
 
 /* Forgets `fd`, releasing its state. Cheap when nothing is tracked. */
 void op_fd_forget(int fd);

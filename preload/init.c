@@ -15,6 +15,7 @@
 
 #include "bsp.h"
 #include "config.h"
+#include "dso.h"
 #include "engine.h"
 #include "fdtable.h"
 #include "ids.h"
@@ -40,6 +41,9 @@ static void atfork_prepare(void)
 	op_real_resolve();
 	op_bsp_atfork_prepare();
 	op_fd_atfork_prepare();
+	op_dso_atfork_prepare();
+	op_tls_atfork_prepare();
+	op_curl_atfork_prepare();
 	errno = saved;
 }
 
@@ -47,6 +51,9 @@ static void atfork_parent(void)
 {
 	int saved = errno;
 
+	op_curl_atfork_parent();
+	op_tls_atfork_parent();
+	op_dso_atfork_parent();
 	op_fd_atfork_parent();
 	op_bsp_atfork_parent();
 	errno = saved;
@@ -57,6 +64,9 @@ static void atfork_child(void)
 	int saved = errno;
 
 	op_fd_atfork_child();
+	op_dso_atfork_child();
+	op_tls_atfork_child();
+	op_curl_atfork_child();
 	op_engine_atfork_child();
 	op_bsp_atfork_child();
 	op_ids_reseed_all();

@@ -79,6 +79,21 @@ extern __thread int op_guard;
 #define OP_GUARD_LEAVE() (op_guard--)
 
 /*
+ * Non-zero while the thread is inside libcurl (hooks/curl.c traces it at
+ * its API): sockets and TLS sessions created then are libcurl's, and the
+ * layers below leave them alone, so one request is one span.
+ */
+extern __thread int op_quiet;
+
+/* The fork handlers of the TLS and libcurl hooks (their session maps). */
+void op_tls_atfork_prepare(void);
+void op_tls_atfork_parent(void);
+void op_tls_atfork_child(void);
+void op_curl_atfork_prepare(void);
+void op_curl_atfork_parent(void);
+void op_curl_atfork_child(void);
+
+/*
  * Set once the library must do nothing at all: OTEL_SDK_DISABLED=true, or a
  * fatal internal error (for example a real symbol that resolved to ourselves).
  * Written before hooks act on it (constructor) or as a one-way switch.

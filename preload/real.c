@@ -10,6 +10,7 @@
 struct op_real real;
 
 __thread int op_guard;
+__thread int op_quiet;
 volatile int op_disabled;
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;

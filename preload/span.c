@@ -259,6 +259,28 @@ struct op_span *op_span_start_at(const char *name, enum op_span_kind kind,
 	return s;
 }
 
+void op_span_set_name(struct op_span *s, const char *name)
+{
+	char *old, *p;
+	bool old_heap;
+	int saved = errno;
+
+	if (!s || !name || !strcmp(s->name, name))
+		return;
+	OP_GUARD_ENTER();
+	old = s->name;
+	old_heap = s->name_heap;
+	if ((p = op_span_copy_name(s, name))) {
+		s->name = p;
+		if (old_heap)
+			free(old);
+	} else {
+		s->name_heap = old_heap;
+	}
+	OP_GUARD_LEAVE();
+	errno = saved;
+}
+
 struct op_span *op_span_start(const char *name, enum op_span_kind kind,
 			      const struct op_span_ctx *parent)
 {

@@ -131,6 +131,8 @@ void op_span_set_strn(struct op_span *s, const char *key, const char *value, siz
 void op_span_set_int(struct op_span *s, const char *key, int64_t value);
 void op_span_set_bool(struct op_span *s, const char *key, bool value);
 void op_span_set_double(struct op_span *s, const char *key, double value);
+/* Renames the span (known only at its end, like a libcurl transfer's method). */
+void op_span_set_name(struct op_span *s, const char *name);
 void op_span_set_status(struct op_span *s, enum op_status status, const char *message);
 
 /* Ends the span now and hands it to the batch span processor (or frees it). */

@@ -55,7 +55,7 @@ s = spans[0]
 r = [r for r in reqs if r["target"] == "/echo?q=1&r=two"]
 assert len(r) == 1, r
 assert open(args["echo"], newline="").read() == r[0]["head"], "curl saw another head than the peer"
-named_by(s, injected(r[0]["head"]))
+named_by(s, injected(r[0]["head"], "curl"))
 assert s["kind"] == CLIENT and s["name"] == "GET", (s["kind"], s["name"])
 assert s["parentSpanId"] == "", "a root span"
 port = int(args["port"])
@@ -75,8 +75,10 @@ for k, v in want.items():
 check_status(s, 200)
 no_secret(s, "hunter2", "s3cret", "YWxpY2U6czNjcmV0")
 assert int(s["startTimeUnixNano"]) < int(s["endTimeUnixNano"])
-# The rest of the head is curl's own, unchanged: the line after traceparent is Host.
-assert r[0]["head"].split("\r\n")[2] == "Host: 127.0.0.1:%d" % port, r[0]["head"]
+# curl is traced at libcurl's API: the header joins curl's list and goes last;
+# the rest of the head is curl's own, in its order.
+lines = r[0]["head"].split("\r\n")
+assert lines[-3].startswith("traceparent: ") and lines[1] == "Host: 127.0.0.1:%d" % port, lines
 PY
 note "curl GET: traceparent after the request line names the CLIENT span; attributes right"
 
@@ -100,7 +102,7 @@ conns = [c for c, rs in mine.items() if [x["target"] for x in rs] == [w[0] for w
 assert len(conns) == 1, "all seven requests on one connection: %r" % mine
 rs = mine[conns[0]]
 for (path, code), s, r in zip(want, spans, rs):
-    named_by(s, injected(r["head"]))
+    named_by(s, injected(r["head"], "curl"))
     assert s["name"] == "GET" and s["kind"] == CLIENT
     assert s["attributes"]["url.full"].endswith(path), (path, s["attributes"]["url.full"])
     check_status(s, code)
@@ -118,7 +120,7 @@ rs = [r for r in reqs if r["method"] == "HEAD" and r["target"] in ("/h1", "/h2")
 assert len(rs) == 2 and rs[0]["conn"] == rs[1]["conn"], rs
 for s, r in zip(spans, rs):
     assert s["name"] == "HEAD" and s["attributes"]["http.request.method"] == "HEAD"
-    named_by(s, injected(r["head"]))
+    named_by(s, injected(r["head"], "curl"))
     check_status(s, 200)
 PY
 note "curl HEAD x2 on one connection: 2 spans"
@@ -132,7 +134,7 @@ check curl-post sha="$(sha256sum <"$T/body" | cut -d' ' -f1)" <<'PY'
 assert len(spans) == 1, len(spans)
 r = [r for r in reqs if r["target"] == "/post"]
 assert len(r) == 1 and r[0]["body_len"] == 3000 and r[0]["body_sha256"] == args["sha"], r
-named_by(spans[0], injected(r[0]["head"]))
+named_by(spans[0], injected(r[0]["head"], "curl"))
 assert spans[0]["name"] == "POST"
 check_status(spans[0], 200)
 PY
@@ -145,48 +147,60 @@ traced curl-reset curl --noproxy '*' -sS -o /dev/null "$U/reset" 2>/dev/null
 [ "$RC" = 56 ] || fail "curl on a reset connection: exit $RC, expected 56 as without the library"
 traced curl-empty curl --noproxy '*' -sS -o /dev/null "$U/empty" 2>/dev/null
 [ "$RC" = 52 ] || fail "curl on an empty reply: exit $RC, expected 52 as without the library"
+# curl is traced at libcurl's API: error.type is the transfer's CURLcode.
 check curl-trunc <<'PY'
 assert len(spans) == 1, len(spans)
 a = spans[0]["attributes"]
-assert a.get("error.type") == "connection_closed", a
+assert a.get("error.type") == "CURLE_PARTIAL_FILE", a
 assert a.get("http.response.status_code", 200) == 200, a
 assert spans[0]["status"]["code"] == ERROR, spans[0]["status"]
 PY
 check curl-reset <<'PY'
 assert len(spans) == 1, len(spans)
 a = spans[0]["attributes"]
-assert a.get("error.type") == "ECONNRESET", a
+assert a.get("error.type") == "CURLE_RECV_ERROR", a
 assert "http.response.status_code" not in a, a
 assert spans[0]["status"]["code"] == ERROR, spans[0]["status"]
 PY
 check curl-empty <<'PY'
 assert len(spans) == 1, len(spans)
 a = spans[0]["attributes"]
-assert a.get("error.type") == "connection_closed" and "http.response.status_code" not in a, a
+assert a.get("error.type") == "CURLE_GOT_NOTHING" and "http.response.status_code" not in a, a
 assert spans[0]["status"]["code"] == ERROR, spans[0]["status"]
 PY
-note "truncated body or no answer -> error.type connection_closed; reset -> ECONNRESET"
+note "truncated body, reset, no answer -> error.type CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_GOT_NOTHING"
 
 # --- unknown method, HTTP/1.0, a Host header naming another server -------
 traced curl-other curl --noproxy '*' -sS -o /dev/null -X FOO "$U/other"
 [ "$RC" = 0 ] || fail "curl -X FOO failed ($RC)"
 traced curl-10 curl --noproxy '*' -sS -o /dev/null -0 "$U/ten"
 [ "$RC" = 0 ] || fail "curl -0 failed ($RC)"
-traced curl-host curl --noproxy '*' -sS -o /dev/null -H 'Host: example.test' "$U/vhost"
+# The socket layer names the server after the Host header (libcurl's names
+# it after the URL, the URI origin, as the semantic conventions ask).
+traced curl-host "$PYTHON" - "$PPORT" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.putrequest("GET", "/vhost", skip_host=True)
+c.putheader("Host", "example.test")
+c.endheaders()
+c.getresponse().read()
+PY
+[ "$RC" = 0 ] || fail "http.client with Host: example.test failed ($RC)"
+traced curl-host-url curl --noproxy '*' -sS -o /dev/null -H 'Host: example.test' "$U/vhost2"
 [ "$RC" = 0 ] || fail "curl -H Host failed ($RC)"
 check curl-other <<'PY'
 assert len(spans) == 1, len(spans)
 r = [r for r in reqs if r["target"] == "/other"]
-named_by(spans[0], injected(r[0]["head"]))
+named_by(spans[0], injected(r[0]["head"], "curl"))
 assert r[0]["method"] == "FOO", "the method on the wire is the application's"
-assert spans[0]["name"] == "_OTHER", spans[0]["name"]
+assert spans[0]["name"] == "HTTP", spans[0]["name"]
 assert spans[0]["attributes"]["http.request.method"] == "_OTHER", spans[0]["attributes"]
 PY
 check curl-10 <<'PY'
 assert len(spans) == 1, len(spans)
 r = [r for r in reqs if r["target"] == "/ten"]
 assert r[0]["version"] == "HTTP/1.0"
-named_by(spans[0], injected(r[0]["head"]))
+named_by(spans[0], injected(r[0]["head"], "curl"))
 assert spans[0]["attributes"]["network.protocol.version"] == "1.0", spans[0]["attributes"]
 check_status(spans[0], 200)
 PY
@@ -197,7 +211,13 @@ assert a["server.address"] == "example.test" and a["server.port"] == 80, a
 assert a["network.peer.address"] == "127.0.0.1" and a["network.peer.port"] == int(args["port"]), a
 assert a["url.full"] in ("http://example.test/vhost", "http://example.test:80/vhost"), a
 PY
-note "curl -X FOO -> _OTHER; -0 -> version 1.0; Host: example.test -> server.address/port from it"
+check curl-host-url <<'PY'
+assert len(spans) == 1, len(spans)
+a = spans[0]["attributes"]
+assert a["server.address"] == "127.0.0.1" and a["server.port"] == int(args["port"]), a
+assert a["url.full"] == "http://127.0.0.1:%s/vhost2" % args["port"], a
+PY
+note "curl -X FOO -> span HTTP, method _OTHER; -0 -> version 1.0; Host: example.test -> server.address/port from it (socket layer), from the URL (libcurl)"
 
 # --- raw requests: absolute form with credentials, no Host header ------
 traced raw "$PYTHON" - "$PPORT" >"$T/raw.out" 2>&1 <<'PY'
@@ -252,7 +272,7 @@ traced curl-off env OTEL_TRACES_SAMPLER=always_off curl --noproxy '*' -sS -o /de
 check curl-off <<'PY'
 assert spans == [], "always_off exports nothing, got %d" % len(spans)
 r = [r for r in reqs if r["target"] == "/unsampled"]
-trace, span, flags = injected(r[0]["head"])
+trace, span, flags = injected(r[0]["head"], "curl")
 assert flags == "00", "an unsampled context is propagated with flags 00: %r" % r[0]["head"]
 PY
 note "always_off: traceparent with flags 00, no span"
@@ -315,7 +335,7 @@ if "$PYTHON" -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1
 	check curl6 <<'PY'
 assert len(spans) == 1, len(spans)
 s = spans[0]
-named_by(s, injected(reqs[0]["head"]))
+named_by(s, injected(reqs[0]["head"], "curl"))
 port = int(args["port"])
 a = s["attributes"]
 assert a["network.peer.address"] == "::1" and a["network.peer.port"] == port, a

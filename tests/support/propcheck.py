@@ -64,15 +64,18 @@ def show_headers(hl):
 
 
 def injected_first(hl, names, what=""):
-    """The headers named in `names` (the injected ones) all come before
-    every other header: the library writes them right after the request
-    line."""
+    """The headers named in `names` (the injected ones) form one block
+    either before every other header (the socket and TLS layers write them
+    right after the request line) or after every other header (libcurl's
+    layer appends them to the application's CURLOPT_HTTPHEADER list, which
+    libcurl sends after its own headers)."""
     names = {n.lower() for n in names}
     pos = [i for i, (n, _) in enumerate(hl) if n.lower() in names]
     other = [i for i, (n, _) in enumerate(hl) if n.lower() not in names]
     if pos and other:
-        assert max(pos) < min(other), "%sinjected headers %s are not right after the request line: %s" % (
-            what and what + ": ", sorted(names), show_headers(hl))
+        assert max(pos) < min(other) or min(pos) > max(other), \
+            "%sinjected headers %s are neither right after the request line nor last: %s" % (
+                what and what + ": ", sorted(names), show_headers(hl))
 
 
 def wire(hl, fmt, trace, span, sampled, debug=False, what=""):

@@ -30,14 +30,21 @@ def header_values(head, name):
     return re.findall(r"(?im)^%s:[ \t]*([^\r\n]*?)[ \t]*\r?$" % re.escape(name), head)
 
 
-def injected(head):
-    """(traceId, spanId, flags) of the one traceparent line, which must come
-    right after the request line."""
+def injected(head, where="first"):
+    """(traceId, spanId, flags) of the one traceparent line. `where`:
+    "first", right after the request line (the socket and TLS layers
+    write it there); "curl", where libcurl puts the application's
+    CURLOPT_HTTPHEADER lines, to which libcurl's layer appends ours: after
+    libcurl's own request headers, in one block of propagation headers."""
     lines = head.split("\r\n")
     tps = header_values(head, "traceparent")
     assert len(tps) == 1, "one traceparent line expected, got %r in %r" % (tps, head)
-    assert lines[1].startswith("traceparent: "), \
-        "traceparent is not right after the request line: %r" % head
+    at = [i for i, l in enumerate(lines) if l.lower().startswith("traceparent:")][0]
+    if where == "first":
+        assert at == 1, "traceparent is not right after the request line: %r" % head
+    else:
+        assert at > 1 and lines[1].lower().startswith("host:"), \
+            "traceparent is not among libcurl's custom headers: %r" % head
     m = TRACEPARENT.match(tps[0])
     assert m, "malformed traceparent %r" % tps[0]
     return m.groups()
