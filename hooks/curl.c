@@ -91,7 +91,7 @@ enum { C_REAL, C_SETOPT, C_GETINFO, C_APPEND, C_FREE_ALL };
 
 #define OP_DSO_DEF(var, name) \
 	static struct op_dso var = { "libcurl", (const char *const[]){ name, CURL_HELPERS, NULL }, \
-				     NULL, { NULL }, NULL, 0 }
+				     { NULL }, NULL, 0 }
 
 OP_DSO_DEF(d_setopt, "curl_easy_setopt");
 OP_DSO_DEF(d_perform, "curl_easy_perform");

@@ -98,7 +98,7 @@ enum { G_REAL, G_FD, G_ALPN };
 
 #define OP_DSO_DEF(var, lib, name, ...) \
 	static struct op_dso var = { lib, (const char *const[]){ name, __VA_ARGS__, NULL }, \
-				     NULL, { NULL }, NULL, 0 }
+				     { NULL }, NULL, 0 }
 
 OP_DSO_DEF(d_ssl_write, "OpenSSL", "SSL_write", OSSL_HELPERS);
 OP_DSO_DEF(d_ssl_write_ex, "OpenSSL", "SSL_write_ex", OSSL_HELPERS);

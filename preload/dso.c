@@ -73,40 +73,41 @@ static struct op_dso_provider *provider_for(struct op_dso *d, void *first)
 
 void *const *op_dso_resolve(struct op_dso *d, const void *ra)
 {
-	void *self = self_base(), *first;
+	void *self = self_base(), *first = NULL;
 	struct op_dso_provider *p = NULL;
 	int saved = errno;
-	bool global = true;
 
 	OP_GUARD_ENTER();
 	pthread_mutex_lock(&op_dso_lock);
-	first = dlsym(RTLD_NEXT, d->names[0]);
-	if (!first || base_of(first) == self) {
-		/* Not in the global scope: the caller loaded it privately. */
-		global = false;
+	/* The library the caller was linked against, if it is not the main program. */
+	if (base_of(ra) != self) {
 		first = scoped(ra, d->names[0]);
+		if (first && base_of(first) == self)
+			first = NULL;   /* the main program's scope starts with the preloads */
+	}
+	if (!first) {
+		first = dlsym(RTLD_NEXT, d->names[0]);
 		if (first && base_of(first) == self)
 			first = NULL;
 	}
 	if (first)
 		p = provider_for(d, first);
-	if (p && global) {
-		atomic_store_explicit(&d->global, (void *const *)p->fns, memory_order_release);
-	} else if (p) {
+	if (p) {
 		size_t k = ((uintptr_t)ra >> 2) % OP_DSO_SITES;
-		struct op_dso_site *s;
+		struct op_dso_site *s = atomic_load_explicit(&d->sites[k], memory_order_relaxed), *n;
 
-		/* A taken slot keeps its site: colliding call sites take this path again. */
-		if (!atomic_load_explicit(&d->sites[k], memory_order_relaxed) &&
-		    (s = malloc(sizeof *s))) {
-			s->ra = ra;
-			s->fns = (void *const *)p->fns;
-			atomic_store_explicit(&d->sites[k], s, memory_order_release);
+		while (s && s->ra != ra)
+			s = s->next;
+		if (!s && (n = malloc(sizeof *n))) {
+			n->ra = ra;
+			n->fns = (void *const *)p->fns;
+			n->next = atomic_load_explicit(&d->sites[k], memory_order_relaxed);
+			atomic_store_explicit(&d->sites[k], n, memory_order_release);
 		}
 	} else if (!d->warned) {
 		d->warned = 1;
 		op_warn("cannot find the real %s for a call to %s; the call fails", d->what,
-			    d->names[0]);
+			d->names[0]);
 	}
 	pthread_mutex_unlock(&op_dso_lock);
 	OP_GUARD_LEAVE();

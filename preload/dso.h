@@ -3,15 +3,16 @@
  * GnuTLS, libcurl. Unlike libc, these cannot be resolved once at start-up:
  * the library may arrive with dlopen() (Python's _ssl, pycurl), possibly
  * with RTLD_LOCAL, where dlsym(RTLD_NEXT) does not see it, and a process
- * may even hold two copies (a wheel's bundled libssl next to the system's).
+ * may hold two copies: a wheel's bundled libssl next to the system's, or
+ * libcurl's OpenSSL and GnuTLS builds (told apart by symbol versions, which
+ * our unversioned definitions cannot see).
  *
- * A hook therefore resolves for its caller: the definition the dynamic
- * linker would have bound the caller's reference to without us, which is
- * the global scope's next one when there is one, otherwise the one in the
- * caller's own dependency scope. Every function of a set comes from the
- * object that defines the set's first one, so they always belong together.
- * Results are cached per call site; the common case is one load, one
- * compare.
+ * A hook therefore resolves for its caller: the definition in the caller's
+ * own dependency scope (the library it was linked against, whose objects
+ * it holds), or, for the main program and when that finds nothing, the
+ * global scope's next one. Every function of a set comes from the object
+ * that defines the set's first one, so they always belong together.
+ * Results are cached per call site: a load and a compare.
  */
 #ifndef OP_DSO_H
 #define OP_DSO_H
@@ -27,13 +28,12 @@ struct op_dso_provider;
 struct op_dso_site {
 	const void *ra;
 	void *const *fns;
+	struct op_dso_site *next;  /* call sites sharing the slot; never freed */
 };
 
 struct op_dso {
 	const char *what;              /* for the log: "OpenSSL" */
 	const char *const *names;      /* NULL-terminated; names[0] decides the provider */
-	/* Set once a global-scope provider is found: every caller binds to it. */
-	void *const *_Atomic global;
 	_Atomic(struct op_dso_site *) sites[OP_DSO_SITES];
 	struct op_dso_provider *providers;  /* under op_dso_lock */
 	int warned;
@@ -53,16 +53,12 @@ void op_dso_atfork_child(void);
  */
 static inline void *const *op_dso_fns(struct op_dso *d, const void *ra)
 {
-	void *const *g = atomic_load_explicit(&d->global, memory_order_acquire);
-	struct op_dso_site *s;
+	struct op_dso_site *s = atomic_load_explicit(&d->sites[((uintptr_t)ra >> 2) % OP_DSO_SITES],
+						     memory_order_acquire);
 
-	if (g)
-		return g;
-	s = atomic_load_explicit(&d->sites[((uintptr_t)ra >> 2) % OP_DSO_SITES],
-				 memory_order_acquire);
-	if (s && s->ra == ra)
-		return s->fns;
-	return op_dso_resolve(d, ra);
+	while (s && s->ra != ra)
+		s = s->next;
+	return s ? s->fns : op_dso_resolve(d, ra);
 }
 
 #endif
