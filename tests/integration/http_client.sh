@@ -20,17 +20,6 @@ start_peer
 U=http://127.0.0.1:$PPORT
 SUPPORT=$SRC/tests/support
 
-# traced SERVICE CMD...: runs CMD preloaded, exporting as SERVICE; its exit
-# status is left in RC. The library flushes at exit, so once CMD has
-# returned its spans are in $RSPANS.
-traced() {
-	local svc=$1
-	shift
-	LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$svc" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
-		OTEL_BSP_SCHEDULE_DELAY=100 "$@"
-	RC=$?
-}
-
 # check SERVICE [NAME=VALUE...] <<'PY': check_json on the spans with
 # `spans` (that service's spans, in start order), `reqs` (the peer's
 # records) and spancheck's helpers at hand.

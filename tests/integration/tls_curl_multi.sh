@@ -7,7 +7,7 @@
 # (X-Test-Id: N, Accept: text/plain, X-App-Header: value-N), one list
 # shared by every transfer, or none; multi handles are also added again
 # for a second transfer with only their URL changed. Plain http goes to tests/support/http_peer.py,
-# https (not verified) to tests/support/tls_wire_peer.py; both record each
+# https (not verified) to tests/support/tls_peer.py; both record each
 # request head as the application wrote it, before encryption.
 #
 # Under the library, for every transfer:
@@ -31,14 +31,14 @@
 # right: same answers, lists intact, no traceparent anywhere.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
-. "$SRC/tests/support/tls_wire_lib.sh"
+. "$SRC/tests/support/tls_lib.sh"
 CURL_MULTI=$BUILD/tests/curl_multi
 need "$LIB" "$CURL_MULTI"
 SUPPORT=$SRC/tests/support
 start_receiver
 start_peer
 make_cert
-start_tls_wire_peer
+start_tls_peer
 H=http://127.0.0.1:$PPORT
 S=https://127.0.0.1:$SPORT
 CLOSED=$(closed_port)

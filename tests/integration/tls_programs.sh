@@ -21,6 +21,7 @@
 #     url.scheme https.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
+. "$SRC/tests/support/tls_lib.sh"
 need "$LIB"
 for tool in curl wget openssl; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed (bash scripts/deps.sh installs it)"
@@ -30,23 +31,7 @@ start_receiver
 SUPPORT=$SRC/tests/support
 CURL=(curl --noproxy '*' -sS -k)
 
-# A self-signed certificate for 127.0.0.1 (every client here skips
-# verification; the name is right anyway).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$T/key.pem" -out "$T/cert.pem" >"$T/openssl.log" 2>&1 ||
-	{ cat "$T/openssl.log" >&2; fail "openssl could not make a self-signed certificate"; }
-
-# traced SERVICE CMD...: runs CMD preloaded, exporting as SERVICE; its exit
-# status is left in RC. The library flushes at exit, so once CMD has
-# returned its spans are in $RSPANS.
-traced() {
-	local svc=$1
-	shift
-	LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$svc" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
-		OTEL_BSP_SCHEDULE_DELAY=100 "$@"
-	RC=$?
-}
+make_cert
 
 # check SERVICE [NAME=VALUE...] <<'PY': check_json on the spans with
 # `spans` (that service's spans, in start order), `reqs` (the records of
@@ -102,23 +87,6 @@ access_line() {
 	done
 	cat "$T/nginx/access.log" >&2 2>/dev/null
 	fail "nginx logged no request $1"
-}
-
-# start_tls_peer: tests/support/tls_peer.py with the certificate; sets
-# PPORT and PDIR as start_peer does.
-start_tls_peer() {
-	local n=$((++OP_PEERS))
-	PDIR=$T/tlspeer.$n
-	mkdir -p "$PDIR"
-	"$PYTHON" -u "$SUPPORT/tls_peer.py" --port-file "$T/tlspeerport.$n" --dir "$PDIR" \
-		--cert "$T/cert.pem" --key "$T/key.pem" --lifetime 100 >"$T/tlspeer.$n.log" 2>&1 &
-	track $!
-	wait_file "$T/tlspeerport.$n" 10 || {
-		cat "$T/tlspeer.$n.log" >&2
-		fail "the TLS test peer did not start"
-	}
-	PPORT=$(cat "$T/tlspeerport.$n")
-	touch "$PDIR/requests.jsonl"
 }
 
 # start_tls_server NAME [--single]: tests/support/tls_server.py (Python's
@@ -264,6 +232,7 @@ note "nginx over TLS: one SERVER span per request, url.scheme https, parent = th
 
 # === 2. Python urllib and http.client (the _ssl module) -> tls_peer.py ===
 start_tls_peer
+PPORT=$SPORT PDIR=$SDIR # what check and the records below use
 P=https://127.0.0.1:$PPORT
 
 # The exact head curl sent over TLS: one traceparent, not one per layer.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # OpenSSL's write-retry rule under the library. tests/support/tls_nb_client
 # sends one 2 MB "POST /upload" over TLS from a non-blocking socket with a
-# 4 KiB send buffer to tests/support/tls_wire_peer.py, which waits 0.5 s
+# 4 KiB send buffer to tests/support/tls_peer.py, which waits 0.5 s
 # before reading (and has a 4 KiB receive buffer), so SSL_write fails with
 # SSL_ERROR_WANT_WRITE many times and is retried as OpenSSL demands: the
 # same pointer and length ("one", and "ex" with SSL_write_ex), advancing by
@@ -29,13 +29,13 @@
 #     http.response.status_code 200.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
-. "$SRC/tests/support/tls_wire_lib.sh"
+. "$SRC/tests/support/tls_lib.sh"
 CLIENT_BIN=$BUILD/tests/tls_nb_client
 need "$LIB" "$CLIENT_BIN"
 SUPPORT=$SRC/tests/support
 start_receiver
 make_cert
-start_tls_wire_peer --first-sleep 0.5 --rcvbuf 4096
+start_tls_peer --first-sleep 0.5 --rcvbuf 4096
 PDIR=$SDIR # for wait_conn
 CONNS=0
 

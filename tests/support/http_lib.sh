@@ -23,6 +23,17 @@ start_peer() {
 	touch "$PDIR/requests.jsonl"
 }
 
+# traced SERVICE CMD...: runs CMD preloaded, exporting as SERVICE; its exit
+# status is left in RC. The library flushes at exit, so once CMD has
+# returned its spans are in $RSPANS.
+traced() {
+	local svc=$1
+	shift
+	LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$svc" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+		OTEL_BSP_SCHEDULE_DELAY=100 "$@"
+	RC=$?
+}
+
 # wait_conn N: wait until the peer of PDIR has finished with connection N.
 wait_conn() {
 	wait_file_exists "$PDIR/conn-$1.done" 20 || fail "the peer never finished connection $1"
