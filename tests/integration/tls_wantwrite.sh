@@ -10,6 +10,11 @@
 # copy overwritten), head and body in two SSL_write calls ("split"), or
 # partial writes of 512-byte records after a 490-byte request line
 # ("straddle": the first record ends inside the inserted traceparent line).
+# tests/support/gnutls_nb_client does the same upload with GnuTLS's
+# gnutls_record_send (head and body in one call, at most one record per
+# call, each positive count advancing the data): after GNUTLS_E_AGAIN it
+# retries with the same pointer and length ("gnutls-one") or, as GnuTLS
+# also allows, with gnutls_record_send(session, NULL, 0) ("gnutls-null").
 #
 # Each mode runs first without the library, which proves the client and the
 # peer right, then with it. Both times:
@@ -31,7 +36,8 @@
 . "$SRC/tests/support/http_lib.sh"
 . "$SRC/tests/support/tls_lib.sh"
 CLIENT_BIN=$BUILD/tests/tls_nb_client
-need "$LIB" "$CLIENT_BIN"
+GNUTLS_BIN=$BUILD/tests/gnutls_nb_client
+need "$LIB" "$CLIENT_BIN" "$GNUTLS_BIN"
 SUPPORT=$SRC/tests/support
 start_receiver
 make_cert
@@ -43,16 +49,17 @@ CONNS=0
 # unless SERVICE is "-"; checks the client's own accounting and the bytes
 # on both sides, and leaves the injected ids in $T/MODE.SERVICE/ids.jsonl.
 upload() {
-	local mode=$1 svc=$2 out=$T/$1.$2 how rc n stats
+	local mode=$1 svc=$2 out=$T/$1.$2 how rc n stats bin=$CLIENT_BIN arg=$1
 	mkdir -p "$out"
+	case $mode in gnutls-*) bin=$GNUTLS_BIN arg=${mode#gnutls-} ;; esac
 	n=$((++CONNS))
 	if [ "$svc" = - ]; then
-		"$CLIENT_BIN" "$mode" 127.0.0.1 "$SPORT" "$out" >"$out/stdout" 2>"$out/stderr"
+		"$bin" "$arg" 127.0.0.1 "$SPORT" "$out" >"$out/stdout" 2>"$out/stderr"
 		how=plain
 	else
 		LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$svc" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
 			OTEL_BSP_SCHEDULE_DELAY=100 \
-			"$CLIENT_BIN" "$mode" 127.0.0.1 "$SPORT" "$out" >"$out/stdout" 2>"$out/stderr"
+			"$bin" "$arg" 127.0.0.1 "$SPORT" "$out" >"$out/stdout" 2>"$out/stderr"
 		how=inject
 	fi
 	rc=$?
@@ -80,7 +87,7 @@ upload() {
 }
 
 k=0
-for mode in one partial moving ex split straddle; do
+for mode in one partial moving ex split straddle gnutls-one gnutls-null; do
 	upload "$mode" -
 	upload "$mode" "wantwrite-$mode"
 	wait_spans "$RSPANS" $((++k)) 5 # the library flushes at exit: no wait when right
