@@ -46,28 +46,18 @@
  * stderr with OpenSSL's error queue), 2 on a usage error.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#define BODY_LEN 2000000
-#define SNDBUF 4096
-#define WAIT_MS 20000
 
 enum mode { ONE, PARTIAL, MOVING, EX, SPLIT, STRADDLE };
 
 static enum mode mode;
-static const char *mode_name;
-static long want_write, want_read, calls, first = -1;
-static size_t written;
+
+#include "nb_client.h"
 
 static void fail(const char *what)
 {
@@ -77,62 +67,6 @@ static void fail(const char *what)
 	fputc('\n', stderr);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-static void wait_fd(int fd, short events, const char *why)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-	int r;
-	do {
-		r = poll(&p, 1, WAIT_MS);
-	} while (r < 0 && errno == EINTR);
-	if (r == 0) {
-		errno = 0;
-		fail(why);
-	}
-	if (r < 0)
-		fail("poll");
-}
-
-static void save(const char *dir, const char *name, const void *p, size_t len)
-{
-	char path[4096];
-	FILE *f;
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(p, 1, len, f) != len || fclose(f) != 0)
-		fail(path);
-}
-
-static int tcp_connect(const char *host, const char *port)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
-	struct addrinfo *ai;
-	int fd, size = SNDBUF, err = 0;
-	socklen_t len = sizeof err;
-
-	if (getaddrinfo(host, port, &hints, &ai) != 0)
-		fail("getaddrinfo");
-	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0)
-		fail("socket");
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) != 0)
-		fail("SO_SNDBUF");
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
-		fail("O_NONBLOCK");
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		if (errno != EINPROGRESS)
-			fail("connect");
-		wait_fd(fd, POLLOUT, "connect timed out");
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-			fail("SO_ERROR");
-		if (err) {
-			errno = err;
-			fail("connect");
-		}
-	}
-	freeaddrinfo(ai);
-	return fd;
 }
 
 /* After a call that returned r <= 0: wait as OpenSSL asks, or fail. */
@@ -215,36 +149,15 @@ static void write_all(SSL *ssl, int fd, const char *data, size_t len)
 }
 
 /* Reads one response: its head and Content-Length body. */
-static char *read_response(SSL *ssl, int fd, size_t *got)
+static void read_response(SSL *ssl, int fd, struct response *resp)
 {
-	size_t cap = 1 << 16, len = 0, want = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf)
-		fail("out of memory");
 	for (;;) {
-		int r;
-		if (len == cap) {
-			char *b = realloc(buf, 2 * cap + 1);
-			if (!b)
-				fail("out of memory");
-			buf = b;
-			cap *= 2;
-		}
-		r = SSL_read(ssl, buf + len, (int)(cap - len));
+		size_t room = response_room(resp);
+		int r = SSL_read(ssl, resp->buf + resp->len, room > INT_MAX ? INT_MAX : (int)room);
+
 		if (r > 0) {
-			len += (size_t)r;
-			buf[len] = 0;
-			if (!want) {
-				char *end = strstr(buf, "\r\n\r\n"), *cl;
-				if (end) {
-					*end = 0;
-					cl = strcasestr(buf, "\r\ncontent-length:");
-					want = (size_t)(end - buf) + 4 + (cl ? strtoul(cl + 17, NULL, 10) : 0);
-					*end = '\r';
-				}
-			}
-			if (want && len >= want)
-				break;
+			if (response_add(resp, (size_t)r))
+				return;
 			continue;
 		}
 		if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN) {
@@ -253,19 +166,14 @@ static char *read_response(SSL *ssl, int fd, size_t *got)
 		}
 		wait_ssl(ssl, fd, r, "SSL_read");
 	}
-	if (len != want) {
-		errno = 0;
-		fail("more bytes than one response");
-	}
-	*got = len;
-	return buf;
 }
 
 int main(int argc, char **argv)
 {
 	static const char *names[] = {"one", "partial", "moving", "ex", "split", "straddle"};
-	char head[1024], target[512], *req, *resp, *eol;
-	size_t head_len, total, resp_len, i;
+	char target[512], *req;
+	struct response resp = {0};
+	size_t head_len, total, i;
 	SSL_CTX *ctx;
 	SSL *ssl;
 	int fd, r;
@@ -293,20 +201,7 @@ int main(int argc, char **argv)
 	} else {
 		strcpy(target, "/upload");
 	}
-	head_len = (size_t)snprintf(head, sizeof head,
-				    "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
-				    "User-Agent: tls_nb_client/1.0\r\n"
-				    "Content-Type: application/octet-stream\r\n"
-				    "Content-Length: %d\r\n\r\n",
-				    target, argv[2], argv[3], BODY_LEN);
-	total = head_len + BODY_LEN;
-	req = malloc(total);
-	if (!req)
-		fail("out of memory");
-	memcpy(req, head, head_len);
-	for (i = 0; i < BODY_LEN; i++) /* no run repeats within 251 bytes */
-		req[head_len + i] = (char)('!' + (i * 7 + i / 251) % 90);
-	save(argv[4], "app.bin", req, total);
+	req = make_request("tls_nb_client/1.0", target, argv[2], argv[3], argv[4], &head_len, &total);
 
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
@@ -335,26 +230,13 @@ int main(int argc, char **argv)
 	} else {
 		write_all(ssl, fd, req, total);
 	}
-	resp = read_response(ssl, fd, &resp_len);
-	save(argv[4], "read.bin", resp, resp_len);
+	read_response(ssl, fd, &resp);
 
 	SSL_shutdown(ssl); /* close_notify, once; the answer is not awaited */
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	close(fd);
 
-	eol = strstr(resp, "\r\n");
-	if (eol)
-		*eol = 0;
-	printf("mode=%s total=%zu written=%zu calls=%ld want_write=%ld want_read=%ld first=%ld\n",
-	       mode_name, total, written, calls, want_write, want_read, first);
-	printf("status=%s\n", resp);
-	free(resp);
 	free(req);
-	if (written != total) {
-		fprintf(stderr, "tls_nb_client %s: SSL_write reported %zu bytes written, the "
-				"application gave %zu\n", mode_name, written, total);
-		return 1;
-	}
-	return 0;
+	return report("tls_nb_client", "SSL_write", argv[4], total, &resp);
 }
