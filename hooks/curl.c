@@ -171,9 +171,9 @@ static bool is_http(const char *url)
  */
 static void url_attributes(struct op_span *s, const char *url)
 {
-	const char *sep = strstr(url, "://"), *auth, *end, *at, *host, *host_end, *colon = NULL;
-	char scheme[8], name[256], buf[4096];
-	size_t sl, i;
+	const char *sep = strstr(url, "://"), *auth, *at;
+	char scheme[8], name[256], hostport[300], buf[4096];
+	size_t sl, i, n;
 	int port;
 
 	if (!sep || (sl = (size_t)(sep - url)) >= sizeof scheme)
@@ -181,40 +181,24 @@ static void url_attributes(struct op_span *s, const char *url)
 	for (i = 0; i < sl; i++)
 		scheme[i] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
 	scheme[sl] = '\0';
-	auth = sep + 3;
-	end = auth + strcspn(auth, "/?#");
-	at = memchr(auth, '@', (size_t)(end - auth));
-	if (at)
-		snprintf(buf, sizeof buf, "%.*sREDACTED:REDACTED@%s", (int)(auth - url), url, at + 1);
-	else
-		snprintf(buf, sizeof buf, "%s", url);
+	op_http_redact_url(url, buf, sizeof buf);
 	op_span_set_str(s, "url.full", buf);
 	op_span_set_str(s, "url.scheme", scheme);
 
-	host = at ? at + 1 : auth;
-	if (*host == '[') {
-		host_end = memchr(host, ']', (size_t)(end - host));
-		if (!host_end)
-			return;
-		if (host_end + 1 < end && host_end[1] == ':')
-			colon = host_end + 1;
-		host++;
-	} else {
-		colon = memchr(host, ':', (size_t)(end - host));
-		host_end = colon ? colon : end;
+	auth = sep + 3;
+	n = strcspn(auth, "/?#");
+	at = memchr(auth, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - auth);
+		auth = at + 1;
 	}
-	if (host_end == host || (size_t)(host_end - host) >= sizeof name)
+	if (n == 0 || n >= sizeof hostport)
 		return;
-	memcpy(name, host, (size_t)(host_end - host));
-	name[host_end - host] = '\0';
-	port = !strcmp(scheme, "https") ? 443 : 80;
-	if (colon && colon + 1 < end) {
-		char *e;
-		long p = strtol(colon + 1, &e, 10);
-
-		if (e == end && p > 0 && p < 65536)
-			port = (int)p;
-	}
+	memcpy(hostport, auth, n);
+	hostport[n] = '\0';
+	op_http_split_host(hostport, name, sizeof name, &port, !strcmp(scheme, "https") ? 443 : 80);
+	if (!name[0])
+		return;
 	op_span_set_str(s, "server.address", name);
 	op_span_set_int(s, "server.port", port);
 }
@@ -345,8 +329,6 @@ static bool begin(void *const *fns, CURL *h, CURLM *multi)
 		const char *v = tp->data + 12;
 		size_t vlen;
 
-		while (*v == ' ' || *v == '\t')
-			v++;
 		vlen = strlen(v);
 		v = op_trim_ows(v, &vlen);
 		if (tp->data[11] != ':' || op_traceparent_parse(v, vlen, &in) != 0 ||

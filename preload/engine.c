@@ -332,8 +332,8 @@ static void set_method(struct op_span *s, const char *m)
 	}
 }
 
-/* host[:port] from a Host header (IPv6 literals in brackets). */
-static void split_host(const char *host, char *name, size_t cap, int *port, int def)
+/* host[:port] from a Host header or a URL (IPv6 literals in brackets). */
+void op_http_split_host(const char *host, char *name, size_t cap, int *port, int def)
 {
 	const char *colon = NULL, *end;
 
@@ -379,23 +379,29 @@ static void set_peer(struct op_http *h, struct op_span *s)
  * may carry user:password@, which the semantic conventions replace with
  * REDACTED:REDACTED.
  */
+void op_http_redact_url(const char *url, char *out, size_t cap)
+{
+	const char *sep = strstr(url, "://"), *auth, *end, *at = NULL;
+
+	if (sep) {
+		auth = sep + 3;
+		end = auth + strcspn(auth, "/?#");
+		at = memchr(auth, '@', (size_t)(end - auth));
+	}
+	if (at)
+		snprintf(out, cap, "%.*sREDACTED:REDACTED@%s", (int)(sep + 3 - url), url, at + 1);
+	else
+		snprintf(out, cap, "%s", url);
+}
+
 static void set_url_full(struct op_span *s, const char *scheme, const char *host,
 			 const char *target)
 {
 	char url[OP_TARGET_MAX + OP_HOST_MAX + 64];
-	const char *rest, *at, *slash;
 	size_t sl = strlen(scheme);
 
-	rest = !strncmp(target, "http://", 7) ? target + 7 :
-	       !strncmp(target, "https://", 8) ? target + 8 : NULL;
-	if (rest) {
-		slash = strchr(rest, '/');
-		at = memchr(rest, '@', slash ? (size_t)(slash - rest) : strlen(rest));
-		if (at)
-			snprintf(url, sizeof url, "%.*sREDACTED:REDACTED@%s", (int)(rest - target),
-				 target, at + 1);
-		else
-			snprintf(url, sizeof url, "%s", target);
+	if (!strncmp(target, "http://", 7) || !strncmp(target, "https://", 8)) {
+		op_http_redact_url(target, url, sizeof url);
 	} else {
 		/* The common case, per request: plain copies, no format parsing. */
 		size_t hl = strlen(host), tl;
@@ -437,7 +443,7 @@ static void client_attributes(struct op_http *h, struct op_span *s)
 	set_peer(h, s);
 	set_method(s, hd->method);
 	if (hd->host[0]) {
-		split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
+		op_http_split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
 	} else {
 		char *hostport_buf = peer_hostport;
 
@@ -474,7 +480,7 @@ static void server_attributes(struct op_http *h, struct op_span *s)
 	if (q && q[1])
 		op_span_set_str(s, "url.query", q + 1);
 	if (hd->host[0]) {
-		split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
+		op_http_split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
 		op_span_set_str(s, "server.address", name);
 		op_span_set_int(s, "server.port", port);
 	}

@@ -87,6 +87,12 @@ char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char
 /* One of the methods of RFC 9110 and RFC 5789 (PATCH): the span name, else "HTTP". */
 bool op_http_method_known(const char *m);
 
+/* `url` with user:password@ replaced by REDACTED:REDACTED@ (semantic conventions). */
+void op_http_redact_url(const char *url, char *out, size_t cap);
+
+/* host[:port] (IPv6 literals in brackets): the name, and the port or `def`. */
+void op_http_split_host(const char *host, char *name, size_t cap, int *port, int def);
+
 /* The connection's last fd is gone: finish what is open and free `h`. */
 void op_engine_free(struct op_http *h);
 
