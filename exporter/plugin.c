@@ -4,12 +4,17 @@
 
 #include "../preload/op.h"
 #include "console.h"
+#include "file.h"
+#include "json.h"
 #include "otlp_encode.h"
-#include "otlp_http.h"
+#include "otlp_json.h"
 #include "plugin.h"
+#include "sender.h"
+#include "zipkin.h"
 
 /* The exporters this module knows; other bits of cfg->exporters are ignored. */
-#define OP_EXPORTERS_KNOWN (OP_EXPORTER_OTLP | OP_EXPORTER_CONSOLE)
+#define OP_EXPORTERS_KNOWN (OP_EXPORTER_OTLP | OP_EXPORTER_CONSOLE | OP_EXPORTER_ZIPKIN | \
+			    OP_EXPORTER_FILE)
 
 /*
  * One per create(). Used by the worker thread only (plugin.h), so nothing
@@ -17,9 +22,13 @@
  */
 struct exporters {
 	uint32_t wanted;               /* configured exporters, known ones only */
-	struct op_otlp_http *otlp;     /* NULL when not wanted or not set up */
+	enum op_otlp_protocol protocol;
+	struct op_sender *otlp;        /* NULL when not wanted or not set up */
+	struct op_sender *zipkin;
 	struct op_console *console;
+	struct op_file *file;
 	struct op_otlp_scratch scratch; /* OTLP encoding buffers, reused batch to batch */
+	struct op_buf text;            /* JSON documents, reused batch to batch */
 };
 
 static void destroy(void *ctx)
@@ -28,10 +37,60 @@ static void destroy(void *ctx)
 
 	if (!x)
 		return;
-	op_otlp_http_destroy(x->otlp);
+	op_sender_destroy(x->otlp);
+	op_sender_destroy(x->zipkin);
 	op_console_destroy(x->console);
+	op_file_destroy(x->file);
 	op_otlp_scratch_free(&x->scratch);
+	op_buf_free(&x->text);
 	free(x);
+}
+
+static struct op_sender *otlp_create(const struct op_config *cfg)
+{
+	static const char *const types[] = {
+		[OP_OTLP_HTTP_PROTOBUF] = "application/x-protobuf",
+		[OP_OTLP_HTTP_JSON] = "application/json",
+		[OP_OTLP_GRPC] = "application/grpc",
+	};
+	struct op_sender_opts o = {
+		.what = "OTLP",
+		.url = cfg->otlp_traces_url,
+		.content_type = types[cfg->otlp_protocol],
+		.headers = cfg->otlp_headers,
+		.n_headers = cfg->otlp_header_count,
+		.timeout_ms = cfg->otlp_timeout_ms,
+		.grpc = cfg->otlp_protocol == OP_OTLP_GRPC,
+		.gzip = cfg->otlp_gzip,
+		.ca_file = cfg->otlp_certificate,
+		.cert_file = cfg->otlp_client_certificate,
+		.key_file = cfg->otlp_client_key,
+		.answer = cfg->otlp_protocol == OP_OTLP_HTTP_JSON ? OP_ANSWER_OTLP_JSON
+								    : OP_ANSWER_OTLP_PROTO,
+	};
+
+	if (!o.url) {
+		op_warn("cannot set up OTLP export: out of memory");
+		return NULL;
+	}
+	return op_sender_create(&o);
+}
+
+static struct op_sender *zipkin_create(const struct op_config *cfg)
+{
+	struct op_sender_opts o = {
+		.what = "Zipkin",
+		.url = cfg->zipkin_url,
+		.content_type = "application/json",
+		.timeout_ms = cfg->zipkin_timeout_ms,
+		.answer = OP_ANSWER_NONE,
+	};
+
+	if (!o.url) {
+		op_warn("cannot set up Zipkin export: out of memory");
+		return NULL;
+	}
+	return op_sender_create(&o);
 }
 
 static void *create(const struct op_config *cfg, int log_level)
@@ -47,12 +106,17 @@ static void *create(const struct op_config *cfg, int log_level)
 		return NULL;
 	}
 	x->wanted = cfg->exporters & OP_EXPORTERS_KNOWN;
+	x->protocol = cfg->otlp_protocol;
 	if (x->wanted & OP_EXPORTER_CONSOLE)
 		x->console = op_console_create(cfg->console_fd >= 0 ? cfg->console_fd : STDERR_FILENO);
+	if (x->wanted & OP_EXPORTER_FILE)
+		x->file = op_file_create(cfg->file_path);
 	if (x->wanted & OP_EXPORTER_OTLP)
-		x->otlp = op_otlp_http_create(cfg);
+		x->otlp = otlp_create(cfg);
+	if (x->wanted & OP_EXPORTER_ZIPKIN)
+		x->zipkin = zipkin_create(cfg);
 	/* Each failure was reported where it happened. */
-	if (!x->console && !x->otlp) {
+	if (!x->console && !x->file && !x->otlp && !x->zipkin) {
 		destroy(x);
 		return NULL;
 	}
@@ -61,16 +125,40 @@ static void *create(const struct op_config *cfg, int log_level)
 
 static int export_otlp(struct exporters *x, struct op_span *const *spans,
 		       size_t n, const struct op_resource *res,
-		       int64_t deadline_mono_ns)
+		       int64_t deadline_mono_ns, unsigned flags)
 {
 	const uint8_t *body;
 	size_t len;
 
-	if (op_otlp_encode_into(&x->scratch, spans, n, res, &body, &len)) {
-		op_info("cannot encode %zu spans for OTLP: out of memory", n);
+	if (x->protocol == OP_OTLP_HTTP_JSON) {
+		op_buf_reset(&x->text);
+		op_otlp_json_request(&x->text, spans, n, res);
+		if (x->text.err) {
+			op_debug("cannot encode %zu spans as OTLP/JSON: out of memory", n);
+			return -1;
+		}
+		body = (const uint8_t *)x->text.p;
+		len = x->text.len;
+	} else if (op_otlp_encode_into(&x->scratch, spans, n, res, &body, &len)) {
+		op_debug("cannot encode %zu spans for OTLP: out of memory", n);
 		return -1;
 	}
-	return op_otlp_http_send(x->otlp, body, len, n, deadline_mono_ns);
+	return op_sender_send(x->otlp, body, len, n, deadline_mono_ns,
+			      flags & OP_EXPORT_FINAL ? OP_SEND_FINAL : 0);
+}
+
+static int export_zipkin(struct exporters *x, struct op_span *const *spans,
+			 size_t n, const struct op_resource *res,
+			 int64_t deadline_mono_ns, unsigned flags)
+{
+	op_buf_reset(&x->text);
+	op_zipkin_encode(&x->text, spans, n, res);
+	if (x->text.err) {
+		op_debug("cannot encode %zu spans for Zipkin: out of memory", n);
+		return -1;
+	}
+	return op_sender_send(x->zipkin, (const uint8_t *)x->text.p, x->text.len, n,
+			      deadline_mono_ns, flags & OP_EXPORT_FINAL ? OP_SEND_FINAL : 0);
 }
 
 /*
@@ -81,12 +169,12 @@ static int export_otlp(struct exporters *x, struct op_span *const *spans,
 static enum op_export_result export_spans(void *ctx,
 					  struct op_span *const *spans, size_t n,
 					  const struct op_resource *res,
-					  int64_t deadline_mono_ns)
+					  int64_t deadline_mono_ns, unsigned flags)
 {
 	struct exporters *x = ctx;
 	bool ok = true;
 
-	/* The console first: it is quick, the network may use up the deadline. */
+	/* Local ones first: they are quick, the network may use up the deadline. */
 	if (x->wanted & OP_EXPORTER_CONSOLE) {
 		if (!x->console) {
 			ok = false;
@@ -95,8 +183,16 @@ static enum op_export_result export_spans(void *ctx,
 			ok = false;
 		}
 	}
+	if (x->wanted & OP_EXPORTER_FILE) {
+		if (!x->file || op_file_export(x->file, spans, n, res))
+			ok = false;
+	}
 	if (x->wanted & OP_EXPORTER_OTLP) {
-		if (!x->otlp || export_otlp(x, spans, n, res, deadline_mono_ns))
+		if (!x->otlp || export_otlp(x, spans, n, res, deadline_mono_ns, flags))
+			ok = false;
+	}
+	if (x->wanted & OP_EXPORTER_ZIPKIN) {
+		if (!x->zipkin || export_zipkin(x, spans, n, res, deadline_mono_ns, flags))
 			ok = false;
 	}
 	return ok ? OP_EXPORT_OK : OP_EXPORT_FAILED;

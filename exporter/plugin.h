@@ -18,13 +18,18 @@
 #include "../preload/resource.h"
 #include "../preload/span.h"
 
-#define OP_EXPORTER_ABI 1
+#define OP_EXPORTER_ABI 2
 #define OP_EXPORTER_ENTRY "otelpreload_exporter_v1"
-#define OP_EXPORTER_FILE "libotelpreload-exporter.so"
+#define OP_EXPORTER_MODULE "libotelpreload-exporter.so"
 
 enum op_export_result {
 	OP_EXPORT_OK = 0,
 	OP_EXPORT_FAILED = 1,      /* batch dropped, counted by the caller */
+};
+
+/* export_spans() flags. */
+enum {
+	OP_EXPORT_FINAL = 1u << 0, /* the process is exiting: do not wait for a collector that is down */
 };
 
 struct op_exporter_api {
@@ -40,12 +45,13 @@ struct op_exporter_api {
 	/*
 	 * Sends `n` spans (n > 0) with their resource. Called from the worker
 	 * thread only, never concurrently. Must return by `deadline_mono_ns`
-	 * (CLOCK_MONOTONIC). Spans stay owned by the caller.
+	 * (CLOCK_MONOTONIC). Spans stay owned by the caller. `flags`:
+	 * OP_EXPORT_* bits.
 	 */
 	enum op_export_result (*export_spans)(void *ctx,
 					      struct op_span *const *spans, size_t n,
 					      const struct op_resource *res,
-					      int64_t deadline_mono_ns);
+					      int64_t deadline_mono_ns, unsigned flags);
 
 	void (*destroy)(void *ctx);
 };

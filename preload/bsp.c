@@ -50,6 +50,9 @@ static bool exit_hook_registered;   /* atexit() is inherited across fork */
 static _Atomic uint64_t exported;
 static _Atomic uint64_t failed_spans;
 
+/* Set by the exit flush: exporters then stop waiting for a collector that is down. */
+static _Atomic bool exiting;
+
 /*
  * The exporter module. Loaded by the worker thread and used by it alone;
  * kept across fork (the mapping is inherited) but its context is not: the
@@ -91,15 +94,15 @@ static void module_path(char *out, size_t size)
 	const char *slash;
 
 	if (!dladdr((void *)&op_bsp_push, &info) || !info.dli_fname) {
-		snprintf(out, size, "%s", OP_EXPORTER_FILE);
+		snprintf(out, size, "%s", OP_EXPORTER_MODULE);
 		return;
 	}
 	slash = strrchr(info.dli_fname, '/');
 	if (!slash)
-		snprintf(out, size, "%s", OP_EXPORTER_FILE);
+		snprintf(out, size, "%s", OP_EXPORTER_MODULE);
 	else
 		snprintf(out, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
-			 OP_EXPORTER_FILE);
+			 OP_EXPORTER_MODULE);
 }
 
 static void load_exporter(void)
@@ -140,7 +143,9 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 		api_ctx = api->create(&op_cfg, op_log_level);
 	}
 	if (api && api_ctx)
-		r = api->export_spans(api_ctx, batch, n, res, deadline);
+		r = api->export_spans(api_ctx, batch, n, res, deadline,
+				      atomic_load_explicit(&exiting, memory_order_relaxed) ?
+				      OP_EXPORT_FINAL : 0);
 	if (r == OP_EXPORT_OK) {
 		atomic_fetch_add_explicit(&exported, n, memory_order_relaxed);
 		op_debug("exported %u spans", n);
@@ -234,13 +239,24 @@ static int64_t exit_deadline;
 void op_bsp_exit_flush(void)
 {
 	int64_t now = op_mono_ns();
+	bool first = !exit_deadline;
 
-	if (!exit_deadline)
+	if (first)
 		exit_deadline = now + op_cfg.bsp_export_timeout_ms * 1000000;
+	atomic_store_explicit(&exiting, true, memory_order_relaxed);
 	if (now < exit_deadline)
 		op_bsp_flush((exit_deadline - now + 999999) / 1000000);
-	op_debug("at exit: %llu spans exported, %llu dropped",
-		 (unsigned long long)op_bsp_exported(), (unsigned long long)op_bsp_dropped());
+	/*
+	 * The one line a user who asked for info gets: export failures are
+	 * debug-level (a collector that is down must not fill the host's
+	 * stderr), but how many spans were lost is worth knowing.
+	 */
+	if (first && (op_bsp_exported() || op_bsp_dropped()))
+		op_info("at exit: %llu spans exported, %llu lost (%llu with the queue full, "
+			"%llu in failed exports)",
+			(unsigned long long)op_bsp_exported(), (unsigned long long)op_bsp_dropped(),
+			(unsigned long long)op_queue_dropped(&queue),
+			(unsigned long long)atomic_load_explicit(&failed_spans, memory_order_relaxed));
 }
 
 static void at_exit(void)
@@ -386,6 +402,7 @@ void op_bsp_atfork_child(void)
 	w.failed = false;
 	w.flush_req = w.flush_done = 0;
 	exit_deadline = 0;
+	atomic_store_explicit(&exiting, false, memory_order_relaxed);
 	api_ctx = NULL;
 	api_created = false;
 	atomic_store_explicit(&exported, 0, memory_order_relaxed);

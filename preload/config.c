@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "op.h"
@@ -12,7 +13,10 @@
 struct op_config op_cfg;
 
 #define DEFAULT_ENDPOINT "http://localhost:4318"
+#define DEFAULT_GRPC_ENDPOINT "http://localhost:4317"
 #define TRACES_PATH "v1/traces"
+#define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#define DEFAULT_ZIPKIN_URL "http://localhost:9411/api/v2/spans"
 
 /* Longest value echoed in a warning: the rest is elided. */
 #define OP_WARN_VALUE_MAX 64
@@ -29,6 +33,7 @@ static const struct op_config defaults = {
 	.attr_count_limit = 128,
 	.attr_value_len_limit = UINT32_MAX,
 	.otlp_timeout_ms = 10000,
+	.zipkin_timeout_ms = 10000,
 	.console_fd = -1,
 };
 
@@ -173,6 +178,8 @@ static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 			bits |= OP_EXPORTER_OTLP;
 		else if (len == 7 && !strncasecmp(p, "console", 7))
 			bits |= OP_EXPORTER_CONSOLE;
+		else if (len == 6 && !strncasecmp(p, "zipkin", 6))
+			bits |= OP_EXPORTER_ZIPKIN;
 		else if (len == 4 && !strncasecmp(p, "none", 4))
 			none = true;
 		else if (len) {
@@ -280,22 +287,160 @@ char *op_config_traces_url(const char *generic, const char *specific)
 	return url;
 }
 
+/*
+ * The traces-specific variable OTEL_EXPORTER_OTLP_TRACES_<what> if set,
+ * else the generic OTEL_EXPORTER_OTLP_<what>; *name says which (for
+ * messages).
+ */
+static const char *otlp_var(op_getenv_fn get, const char *what, char *name, size_t size)
+{
+	const char *v;
+
+	snprintf(name, size, "OTEL_EXPORTER_OTLP_TRACES_%s", what);
+	if ((v = get_nonempty(get, name)))
+		return v;
+	snprintf(name, size, "OTEL_EXPORTER_OTLP_%s", what);
+	return get_nonempty(get, name);
+}
+
+static void parse_protocol(struct op_config *cfg, op_getenv_fn get)
+{
+	char name[64];
+	const char *v = otlp_var(get, "PROTOCOL", name, sizeof name);
+
+	if (!v)
+		return;
+	if (!strcmp(v, "http/protobuf"))
+		cfg->otlp_protocol = OP_OTLP_HTTP_PROTOBUF;
+	else if (!strcmp(v, "http/json"))
+		cfg->otlp_protocol = OP_OTLP_HTTP_JSON;
+	else if (!strcmp(v, "grpc"))
+		cfg->otlp_protocol = OP_OTLP_GRPC;
+	else
+		invalid(name, v, "is not grpc, http/protobuf or http/json", "http/protobuf");
+}
+
+/*
+ * A gRPC endpoint: scheme://host[:port] of `endpoint`, any path dropped,
+ * with the TraceService/Export path. Without a scheme ("collector:4317",
+ * which gRPC users write) the connection is TLS unless ..._INSECURE=true.
+ */
+static char *grpc_url(const char *endpoint, bool insecure)
+{
+	const char *scheme = insecure ? "http://" : "https://", *auth = endpoint, *end;
+	size_t slen;
+	char *url;
+
+	if (!strncasecmp(endpoint, "http://", 7) || !strncasecmp(endpoint, "https://", 8)) {
+		scheme = endpoint;
+		auth = strstr(endpoint, "://") + 3;
+	}
+	slen = scheme == endpoint ? (size_t)(auth - endpoint) : strlen(scheme);
+	end = auth + strcspn(auth, "/?#");
+	if (end == auth)
+		return NULL;
+	url = malloc(slen + (size_t)(end - auth) + sizeof GRPC_PATH);
+	if (!url)
+		return NULL;
+	memcpy(url, scheme, slen);
+	memcpy(url + slen, auth, (size_t)(end - auth));
+	memcpy(url + slen + (end - auth), GRPC_PATH, sizeof GRPC_PATH);
+	return url;
+}
+
+/* A scheme-less host[:port] is a valid gRPC endpoint. */
+static bool valid_grpc_endpoint(const char *u)
+{
+	if (valid_url(u))
+		return true;
+	if (strstr(u, "://"))
+		return false;
+	return *u && *u != '/' && *u != ':';
+}
+
 static void parse_endpoint(struct op_config *cfg, op_getenv_fn get)
 {
 	const char *generic = get_nonempty(get, "OTEL_EXPORTER_OTLP_ENDPOINT");
 	const char *specific = get_nonempty(get, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+	bool grpc = cfg->otlp_protocol == OP_OTLP_GRPC;
+	bool (*valid)(const char *) = grpc ? valid_grpc_endpoint : valid_url;
+	const char *def = grpc ? DEFAULT_GRPC_ENDPOINT : DEFAULT_ENDPOINT;
 
-	if (specific && !valid_url(specific)) {
+	if (specific && !valid(specific)) {
 		invalid("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific, "is not an http(s) URL",
-			generic ? "OTEL_EXPORTER_OTLP_ENDPOINT" : DEFAULT_ENDPOINT);
+			generic ? "OTEL_EXPORTER_OTLP_ENDPOINT" : def);
 		specific = NULL;
 	}
-	if (!specific && generic && !valid_url(generic)) {
-		invalid("OTEL_EXPORTER_OTLP_ENDPOINT", generic, "is not an http(s) URL",
-			DEFAULT_ENDPOINT);
+	if (!specific && generic && !valid(generic)) {
+		invalid("OTEL_EXPORTER_OTLP_ENDPOINT", generic, "is not an http(s) URL", def);
 		generic = NULL;
 	}
-	cfg->otlp_traces_url = op_config_traces_url(generic ? generic : DEFAULT_ENDPOINT, specific);
+	if (grpc)
+		cfg->otlp_traces_url = grpc_url(specific ? specific : generic ? generic : def,
+						cfg->otlp_insecure);
+	else
+		cfg->otlp_traces_url = op_config_traces_url(generic ? generic : def, specific);
+}
+
+/* A PEM file the exporter will need: a path that cannot be read is reported now. */
+static char *parse_file(op_getenv_fn get, const char *what)
+{
+	char name[64];
+	const char *v = otlp_var(get, what, name, sizeof name);
+
+	if (!v)
+		return NULL;
+	if (access(v, R_OK)) {
+		op_warn("%s=%.*s cannot be read (%s); OTLP export will fail", name,
+			OP_WARN_VALUE_MAX, v, strerror(errno));
+	}
+	return strdup(v);
+}
+
+static void parse_headers(struct op_config *cfg, op_getenv_fn get);
+
+static void parse_otlp(struct op_config *cfg, op_getenv_fn get)
+{
+	char name[64];
+	const char *v;
+	int64_t limit;
+
+	parse_protocol(cfg, get);
+	if ((v = otlp_var(get, "INSECURE", name, sizeof name))) {
+		if (!strcasecmp(v, "true"))
+			cfg->otlp_insecure = true;
+		else if (strcasecmp(v, "false"))
+			invalid(name, v, "is not true or false", "false");
+	}
+	parse_endpoint(cfg, get);
+	parse_headers(cfg, get);
+	limit = parse_int(get, "OTEL_EXPORTER_OTLP_TIMEOUT", defaults.otlp_timeout_ms, 1, INT32_MAX);
+	cfg->otlp_timeout_ms = parse_int(get, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", limit, 1, INT32_MAX);
+	if ((v = otlp_var(get, "COMPRESSION", name, sizeof name))) {
+		if (!strcasecmp(v, "gzip"))
+			cfg->otlp_gzip = true;
+		else if (strcasecmp(v, "none"))
+			invalid(name, v, "is not gzip or none", "none");
+	}
+	cfg->otlp_certificate = parse_file(get, "CERTIFICATE");
+	cfg->otlp_client_certificate = parse_file(get, "CLIENT_CERTIFICATE");
+	cfg->otlp_client_key = parse_file(get, "CLIENT_KEY");
+	if (!cfg->otlp_client_certificate != !cfg->otlp_client_key)
+		op_warn("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY "
+			"go together; only one is set");
+}
+
+static void parse_zipkin(struct op_config *cfg, op_getenv_fn get)
+{
+	const char *v = get_nonempty(get, "OTEL_EXPORTER_ZIPKIN_ENDPOINT");
+
+	if (v && !valid_url(v)) {
+		invalid("OTEL_EXPORTER_ZIPKIN_ENDPOINT", v, "is not an http(s) URL", DEFAULT_ZIPKIN_URL);
+		v = NULL;
+	}
+	cfg->zipkin_url = strdup(v ? v : DEFAULT_ZIPKIN_URL);
+	cfg->zipkin_timeout_ms = parse_int(get, "OTEL_EXPORTER_ZIPKIN_TIMEOUT",
+					   defaults.zipkin_timeout_ms, 1, INT32_MAX);
 }
 
 static int hexval(int c)
@@ -596,10 +741,20 @@ void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 	cfg->attr_value_len_limit = (uint32_t)parse_int(get, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
 							limit, 0, UINT32_MAX);
 
-	parse_endpoint(cfg, get);
-	parse_headers(cfg, get);
-	limit = parse_int(get, "OTEL_EXPORTER_OTLP_TIMEOUT", defaults.otlp_timeout_ms, 1, INT32_MAX);
-	cfg->otlp_timeout_ms = parse_int(get, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", limit, 1, INT32_MAX);
+	parse_otlp(cfg, get);
+	parse_zipkin(cfg, get);
+	/*
+	 * OTELPRELOAD_FILE adds the file exporter; alone (no
+	 * OTEL_TRACES_EXPORTER) it is the only one, so an ad hoc run does not
+	 * also try a collector that is not there.
+	 */
+	if ((v = get_nonempty(get, "OTELPRELOAD_FILE"))) {
+		cfg->file_path = strdup(v);
+		if (!get_nonempty(get, "OTEL_TRACES_EXPORTER"))
+			cfg->exporters = 0;
+		if (cfg->file_path)
+			cfg->exporters |= OP_EXPORTER_FILE;
+	}
 }
 
 void op_config_free(struct op_config *cfg)
@@ -608,6 +763,11 @@ void op_config_free(struct op_config *cfg)
 	free(cfg->resource_attributes);
 	free(cfg->otlp_traces_url);
 	clear_headers(cfg, 0);
+	free(cfg->otlp_certificate);
+	free(cfg->otlp_client_certificate);
+	free(cfg->otlp_client_key);
+	free(cfg->zipkin_url);
+	free(cfg->file_path);
 	free_list(cfg->ignore_paths);
 	free_list(cfg->ignore_user_agents);
 	free_list(cfg->forward_headers);

@@ -36,6 +36,15 @@ enum op_propagator {
 enum {
 	OP_EXPORTER_OTLP = 1u << 0,
 	OP_EXPORTER_CONSOLE = 1u << 1,
+	OP_EXPORTER_ZIPKIN = 1u << 2,
+	OP_EXPORTER_FILE = 1u << 3,    /* OTELPRELOAD_FILE, not a name in OTEL_TRACES_EXPORTER */
+};
+
+/* OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL. */
+enum op_otlp_protocol {
+	OP_OTLP_HTTP_PROTOBUF,         /* the default, as the specification says */
+	OP_OTLP_HTTP_JSON,
+	OP_OTLP_GRPC,
 };
 
 /* One header from OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, percent-decoded. */
@@ -68,11 +77,28 @@ struct op_config {
 	uint32_t attr_count_limit;     /* 128 */
 	uint32_t attr_value_len_limit; /* UINT32_MAX = no limit */
 
-	/* OTLP/HTTP exporter. */
-	char *otlp_traces_url;         /* full URL, path rules applied */
+	/* OTLP exporter; each setting has a generic and a traces-specific variable. */
+	enum op_otlp_protocol otlp_protocol;
+	/*
+	 * The full URL, path rules applied. For gRPC: scheme://host:port of
+	 * the endpoint (its path is ignored) and the TraceService/Export path.
+	 */
+	char *otlp_traces_url;
 	struct op_header otlp_headers[OP_MAX_HEADERS];
 	unsigned otlp_header_count;
 	int64_t otlp_timeout_ms;       /* OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT, 10000 */
+	bool otlp_gzip;                /* ..._COMPRESSION=gzip */
+	bool otlp_insecure;            /* ..._INSECURE: a scheme-less gRPC endpoint is http:// */
+	char *otlp_certificate;        /* ..._CERTIFICATE: CA bundle (PEM) to verify the collector */
+	char *otlp_client_certificate; /* ..._CLIENT_CERTIFICATE: our certificate (PEM), mTLS */
+	char *otlp_client_key;         /* ..._CLIENT_KEY: its private key (PEM) */
+
+	/* Zipkin exporter (OTEL_EXPORTER_ZIPKIN_*). */
+	char *zipkin_url;              /* default http://localhost:9411/api/v2/spans */
+	int64_t zipkin_timeout_ms;     /* 10000 */
+
+	/* File exporter: OTLP/JSON lines appended to this path (OTELPRELOAD_FILE). */
+	char *file_path;
 
 	/* OTELPRELOAD_PROCESS_SPAN: one INTERNAL span for the process's life. */
 	bool process_span;

@@ -1,5 +1,6 @@
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,6 +84,51 @@ static int private_stderr(void)
 	return fd;
 }
 
+static const char *const protocol_names[] = {
+	[OP_OTLP_HTTP_PROTOBUF] = "http/protobuf",
+	[OP_OTLP_HTTP_JSON] = "http/json",
+	[OP_OTLP_GRPC] = "grpc",
+};
+
+/* One debug line with what the environment configured (never header values). */
+static void log_config(void)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} exps[] = {
+		{ OP_EXPORTER_OTLP, "otlp" }, { OP_EXPORTER_CONSOLE, "console" },
+		{ OP_EXPORTER_ZIPKIN, "zipkin" }, { OP_EXPORTER_FILE, "file" },
+	};
+	char names[64] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof exps / sizeof exps[0]; i++)
+		if (op_cfg.exporters & exps[i].bit)
+			snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+				 names[0] ? "," : "", exps[i].name);
+	op_debug("loaded %s: sampler=%s ratio=%g exporters=%s "
+		 "bsp(delay=%lldms timeout=%lldms queue=%u batch=%u) "
+		 "attribute limits(count=%u length=%lld)",
+		 OP_VERSION, sampler_name(op_cfg.sampler), op_cfg.sampler_ratio,
+		 names[0] ? names : "none",
+		 (long long)op_cfg.bsp_schedule_delay_ms, (long long)op_cfg.bsp_export_timeout_ms,
+		 op_cfg.bsp_max_queue_size, op_cfg.bsp_max_export_batch, op_cfg.attr_count_limit,
+		 op_cfg.attr_value_len_limit == UINT32_MAX ? -1LL : (long long)op_cfg.attr_value_len_limit);
+	if (op_cfg.exporters & OP_EXPORTER_OTLP)
+		op_debug("otlp: protocol=%s endpoint=%s headers=%u timeout=%lldms compression=%s%s%s",
+			 protocol_names[op_cfg.otlp_protocol], op_cfg.otlp_traces_url ? op_cfg.otlp_traces_url : "-",
+			 op_cfg.otlp_header_count, (long long)op_cfg.otlp_timeout_ms,
+			 op_cfg.otlp_gzip ? "gzip" : "none",
+			 op_cfg.otlp_certificate ? " ca=" : "",
+			 op_cfg.otlp_certificate ? op_cfg.otlp_certificate : "");
+	if (op_cfg.exporters & OP_EXPORTER_ZIPKIN)
+		op_debug("zipkin: endpoint=%s timeout=%lldms", op_cfg.zipkin_url ? op_cfg.zipkin_url : "-",
+			 (long long)op_cfg.zipkin_timeout_ms);
+	if (op_cfg.exporters & OP_EXPORTER_FILE)
+		op_debug("file: %s", op_cfg.file_path);
+}
+
 static void init(void)
 {
 	OP_GUARD_ENTER();
@@ -90,18 +136,8 @@ static void init(void)
 	enabled = !op_cfg.sdk_disabled && !op_disabled;
 	if (enabled && (op_cfg.exporters & OP_EXPORTER_CONSOLE))
 		op_cfg.console_fd = private_stderr();
-	op_debug("loaded %s: sampler=%s ratio=%g exporters=%s%s%s endpoint=%s headers=%u "
-		 "bsp(delay=%lldms timeout=%lldms queue=%u batch=%u) otlp timeout=%lldms "
-		 "attribute limits(count=%u length=%lld)",
-		 OP_VERSION, sampler_name(op_cfg.sampler), op_cfg.sampler_ratio,
-		 op_cfg.exporters & OP_EXPORTER_OTLP ? "otlp" : "",
-		 (op_cfg.exporters & OP_EXPORTER_OTLP) && (op_cfg.exporters & OP_EXPORTER_CONSOLE) ? "," : "",
-		 op_cfg.exporters & OP_EXPORTER_CONSOLE ? "console" : op_cfg.exporters ? "" : "none",
-		 op_cfg.otlp_traces_url ? op_cfg.otlp_traces_url : "-", op_cfg.otlp_header_count,
-		 (long long)op_cfg.bsp_schedule_delay_ms, (long long)op_cfg.bsp_export_timeout_ms,
-		 op_cfg.bsp_max_queue_size, op_cfg.bsp_max_export_batch,
-		 (long long)op_cfg.otlp_timeout_ms, op_cfg.attr_count_limit,
-		 op_cfg.attr_value_len_limit == UINT32_MAX ? -1LL : (long long)op_cfg.attr_value_len_limit);
+	if (op_log_level >= OP_LOG_DEBUG)
+		log_config();
 	OP_GUARD_LEAVE();
 }
 

@@ -25,7 +25,7 @@ say() { printf 'deps: %s\n' "$*"; }
 
 packages=(
 	build-essential cmake pkg-config
-	libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+	libcurl4-openssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libcunit1-dev libunwind-dev libssl-dev libgnutls28-dev
 	curl wget openssl python3 hyperfine nginx-light wrk
 )

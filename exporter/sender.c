@@ -13,7 +13,7 @@
 
 #include "../preload/op.h"
 #include "json.h"
-#include "otlp_http.h"
+#include "sender.h"
 #include "sigpipe.h"
 
 /* Used when the configuration carries no URL (the OTLP/HTTP default). */
@@ -43,7 +43,7 @@
  */
 #define OP_OPENSSL_INIT_NO_ATEXIT 0x00080000UL
 
-struct op_otlp_http {
+struct op_sender {
 	/*
 	 * Connections, DNS answers and TLS sessions, kept across exports. They
 	 * live in a share rather than in one long-lived easy handle because an
@@ -122,7 +122,7 @@ static void global_init(void)
 static curl_socket_t open_socket(void *arg, curlsocktype purpose,
 				 struct curl_sockaddr *addr)
 {
-	struct op_otlp_http *h = arg;
+	struct op_sender *h = arg;
 	int fd;
 
 	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
@@ -135,7 +135,7 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
 
 static int close_socket(void *arg, curl_socket_t fd)
 {
-	struct op_otlp_http *h = arg;
+	struct op_sender *h = arg;
 	unsigned i;
 
 	for (i = 0; i < h->n_socks; i++) {
@@ -149,7 +149,7 @@ static int close_socket(void *arg, curl_socket_t fd)
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
-	struct op_otlp_http *h = arg;
+	struct op_sender *h = arg;
 	size_t len = size * nmemb;
 
 	if (h->resp_truncated || len > OP_HTTP_RESP_MAX - h->resp.len)
@@ -186,15 +186,15 @@ static bool is_field_value(const char *s)
  * "Expect: 100-continue" for bodies over 1 KiB, which costs a round trip,
  * or a one-second stall with receivers that do not answer 100.
  */
-static struct curl_slist *build_headers(const struct op_config *cfg)
+static struct curl_slist *build_headers(const struct op_sender_opts *o)
 {
 	struct curl_slist *list = NULL, *grown;
 	struct op_buf line = OP_BUF_INIT;
 	bool own_type = true, own_agent = true;
 	unsigned i;
 
-	for (i = 0; i < cfg->otlp_header_count; i++) {
-		const struct op_header *hd = &cfg->otlp_headers[i];
+	for (i = 0; i < o->n_headers; i++) {
+		const struct op_header *hd = &o->headers[i];
 
 		if (!hd->name || !is_token(hd->name)) {
 			op_warn("OTEL_EXPORTER_OTLP_HEADERS has a header name that is not an HTTP token; ignoring it");
@@ -221,7 +221,9 @@ static struct curl_slist *build_headers(const struct op_config *cfg)
 		list = grown;
 	}
 	if (own_type) {
-		if (!(grown = curl_slist_append(list, "Content-Type: " OP_PROTOBUF_TYPE)))
+		op_buf_reset(&line);
+		op_buf_addf(&line, "Content-Type: %s", o->content_type);
+		if (line.err || !(grown = curl_slist_append(list, line.p)))
 			goto fail;
 		list = grown;
 	}
@@ -276,7 +278,7 @@ out:
  * 7.57 cannot share connections: setting that fails and every export then
  * opens its own connection, which is slower but correct.
  */
-static int share_setup(struct op_otlp_http *h)
+static int share_setup(struct op_sender *h)
 {
 	h->share = curl_share_init();
 	if (!h->share)
@@ -290,7 +292,7 @@ static int share_setup(struct op_otlp_http *h)
 }
 
 /* An easy handle for one export; the caller sets the timeout and body. */
-static CURL *easy_new(struct op_otlp_http *h)
+static CURL *easy_new(struct op_sender *h)
 {
 	CURL *c = curl_easy_init();
 	bool bad = false;
@@ -335,7 +337,7 @@ static CURL *easy_new(struct op_otlp_http *h)
  * parent is still using, so the old share is leaked instead (a few
  * kilobytes, once per child).
  */
-static void abandon(struct op_otlp_http *h)
+static void abandon(struct op_sender *h)
 {
 	unsigned i;
 
@@ -345,40 +347,40 @@ static void abandon(struct op_otlp_http *h)
 	h->share = NULL;
 }
 
-struct op_otlp_http *op_otlp_http_create(const struct op_config *cfg)
+struct op_sender *op_sender_create(const struct op_sender_opts *o)
 {
-	struct op_otlp_http *h;
+	struct op_sender *h;
 
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
-		op_warn("cannot initialise libcurl: %s; OTLP export is off",
-			curl_easy_strerror(global_rc));
+		op_warn("cannot initialise libcurl: %s; %s export is off",
+			curl_easy_strerror(global_rc), o->what);
 		return NULL;
 	}
 	h = calloc(1, sizeof *h);
 	if (!h)
 		goto oom;
-	h->url = strdup(cfg->otlp_traces_url ? cfg->otlp_traces_url : OP_OTLP_DEFAULT_URL);
+	h->url = strdup(o->url);
 	if (!h->url)
 		goto oom;
 	h->shown_url = shown_url(h->url);
 	if (!h->shown_url) {
-		op_warn("the OTLP traces endpoint is not a valid URL; OTLP export is off");
+		op_warn("the %s endpoint is not a valid URL; %s export is off", o->what, o->what);
 		goto fail;
 	}
 	/* libcurl lower-cases the scheme in shown_url(). */
 	if (strncmp(h->shown_url, "http://", 7) && strncmp(h->shown_url, "https://", 8)) {
-		op_warn("the OTLP traces endpoint %s is not http:// or https://; OTLP export is off",
-			h->shown_url);
+		op_warn("the %s endpoint %s is not http:// or https://; %s export is off",
+			o->what, h->shown_url, o->what);
 		goto fail;
 	}
-	h->timeout_ms = cfg->otlp_timeout_ms;
-	h->headers = build_headers(cfg);
+	h->timeout_ms = o->timeout_ms;
+	h->headers = build_headers(o);
 	if (!h->headers || share_setup(h))
 		goto oom;
 	return h;
 oom:
-	op_warn("cannot set up OTLP export: out of memory");
+	op_warn("cannot set up %s export: out of memory", o->what);
 fail:
 	if (h) {
 		curl_slist_free_all(h->headers);
@@ -393,7 +395,7 @@ fail:
  * A 2xx answer may still report spans the collector dropped (OTLP partial
  * success). They must not be sent again, so this is information only.
  */
-static void report_partial_success(struct op_otlp_http *h, CURL *c, size_t n_spans)
+static void report_partial_success(struct op_sender *h, CURL *c, size_t n_spans)
 {
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r;
 	const char *type = NULL;
@@ -423,8 +425,8 @@ static void report_partial_success(struct op_otlp_http *h, CURL *c, size_t n_spa
 	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(r, NULL);
 }
 
-int op_otlp_http_send(struct op_otlp_http *h, const uint8_t *body, size_t len,
-		      size_t n_spans, int64_t deadline_mono_ns)
+int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t n_spans,
+		   int64_t deadline_mono_ns, unsigned flags)
 {
 	struct op_sigpipe st;
 	int64_t start = op_mono_ns(), timeout_ms;
@@ -488,7 +490,7 @@ out:
 	return ret;
 }
 
-void op_otlp_http_destroy(struct op_otlp_http *h)
+void op_sender_destroy(struct op_sender *h)
 {
 	if (!h)
 		return;
