@@ -67,6 +67,11 @@ static bool reserve(struct op_buf *b, size_t extra)
 	return true;
 }
 
+char *op_buf_space(struct op_buf *b, size_t len)
+{
+	return reserve(b, len) ? b->p + b->len : NULL;
+}
+
 void op_buf_add(struct op_buf *b, const void *p, size_t len)
 {
 	if (!reserve(b, len))

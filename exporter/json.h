@@ -51,6 +51,13 @@ static inline void op_buf_reset(struct op_buf *b)
 char *op_buf_detach(struct op_buf *b);
 
 void op_buf_add(struct op_buf *b, const void *p, size_t len);
+
+/*
+ * Room for `len` more bytes after the contents, for a caller that writes
+ * there itself and then advances b->len by what it wrote (at most `len`).
+ * Returns NULL (and sets err) when the buffer cannot grow.
+ */
+char *op_buf_space(struct op_buf *b, size_t len);
 void op_buf_adds(struct op_buf *b, const char *s);
 void op_buf_addc(struct op_buf *b, char c);
 void op_buf_addf(struct op_buf *b, const char *fmt, ...)

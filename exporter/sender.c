@@ -1,25 +1,25 @@
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
+#include <zlib.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #include "../preload/op.h"
 #include "json.h"
+#include "grpc.h"
+#include "retry.h"
 #include "sender.h"
 #include "sigpipe.h"
-
-/* Used when the configuration carries no URL (the OTLP/HTTP default). */
-#define OP_OTLP_DEFAULT_URL "http://localhost:4318/v1/traces"
-
-#define OP_PROTOBUF_TYPE "application/x-protobuf"
 
 /*
  * Most of an answer we keep. A success answer is empty or a partial
@@ -56,7 +56,11 @@ struct op_sender {
 	struct curl_slist *headers;
 	char *url;
 	char *shown_url;       /* scheme://host:port/path: no credentials, no query */
-	int64_t timeout_ms;    /* <= 0: bounded by the deadline only */
+	const char *what;      /* "OTLP", "Zipkin" (static) */
+	int64_t timeout_ms;    /* one export, retries included */
+	bool grpc, gzip, https;
+	enum op_answer answer;
+	char *ca_file, *cert_file, *key_file;
 
 	/*
 	 * The process whose connections `share` holds. A forked child shares
@@ -66,9 +70,20 @@ struct op_sender {
 	int socks[OP_HTTP_MAX_SOCKETS];
 	unsigned n_socks;
 
+	/* The body as sent: compressed and/or framed when asked; reused. */
+	struct op_buf out;
+
+	/* The answer to the current attempt. */
 	struct op_buf resp;
 	bool resp_truncated;
 	char err[CURL_ERROR_SIZE];
+	int64_t retry_after_ms;  /* -1: none */
+	int grpc_status;         /* -1: no grpc-status seen */
+	bool retry_info;         /* grpc-status-details-bin held a RetryInfo */
+	int64_t retry_info_ms;   /* its delay, -1: none */
+	char grpc_message[128];  /* percent-decoded, for debug lines */
+
+	uint32_t rnd;            /* backoff jitter state */
 };
 
 /*
@@ -147,6 +162,86 @@ static int close_socket(void *arg, curl_socket_t fd)
 	return close(fd);
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* grpc-message is percent-encoded; kept (cut) for debug lines. */
+static void set_grpc_message(struct op_sender *h, const char *v, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 1 < sizeof h->grpc_message; i++) {
+		if (v[i] == '%' && i + 2 < len && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
+			h->grpc_message[o++] = (char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+			i += 2;
+		} else {
+			h->grpc_message[o++] = v[i];
+		}
+	}
+	h->grpc_message[o] = '\0';
+}
+
+/* Clears what the previous answer (or an interim 1xx) said. */
+static void answer_reset(struct op_sender *h)
+{
+	h->retry_after_ms = -1;
+	h->grpc_status = -1;
+	h->retry_info = false;
+	h->retry_info_ms = -1;
+	h->grpc_message[0] = '\0';
+}
+
+/*
+ * Header lines of the answer, and with HTTP/2 its trailers, which is where
+ * gRPC puts grpc-status. `name` is compared without case; the value is
+ * trimmed.
+ */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct op_sender *h = arg;
+	size_t len = size * nmemb, nlen;
+	const char *colon, *v;
+	size_t vlen;
+
+	if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
+		answer_reset(h);
+		return len;
+	}
+	colon = memchr(p, ':', len);
+	if (!colon)
+		return len;
+	nlen = (size_t)(colon - p);
+	v = colon + 1;
+	vlen = len - nlen - 1;
+	while (vlen && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ' ||
+			v[vlen - 1] == '\t'))
+		vlen--;
+#define IS(n) (nlen == sizeof(n) - 1 && !strncasecmp(p, n, nlen))
+	if (IS("retry-after")) {
+		h->retry_after_ms = op_retry_after_ms(v, vlen, op_now_ns() / 1000000000);
+	} else if (h->grpc && IS("grpc-status")) {
+		int code = 0;
+		size_t i;
+
+		for (i = 0; i < vlen && i < 3 && v[i] >= '0' && v[i] <= '9'; i++)
+			code = code * 10 + (v[i] - '0');
+		/* Not a number: gRPC says treat it as UNKNOWN. */
+		h->grpc_status = i && i == vlen ? code : OP_GRPC_UNKNOWN;
+	} else if (h->grpc && IS("grpc-message")) {
+		set_grpc_message(h, v, vlen);
+	} else if (h->grpc && IS("grpc-status-details-bin")) {
+		h->retry_info = op_grpc_retry_info(v, vlen, &h->retry_info_ms);
+	}
+#undef IS
+	return len;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct op_sender *h = arg;
@@ -180,15 +275,26 @@ static bool is_field_value(const char *s)
 	return true;
 }
 
+static int add_line(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *grown = curl_slist_append(*list, line);
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	return 0;
+}
+
 /*
  * The configured headers, then ours, except those a configured header
- * already names (the user's choice wins). "Expect:" stops libcurl from sending
- * "Expect: 100-continue" for bodies over 1 KiB, which costs a round trip,
- * or a one-second stall with receivers that do not answer 100.
+ * already names (the user's choice wins, except where gRPC fixes the
+ * value). "Expect:" stops libcurl from sending "Expect: 100-continue" for
+ * bodies over 1 KiB, which costs a round trip, or a one-second stall with
+ * receivers that do not answer 100.
  */
 static struct curl_slist *build_headers(const struct op_sender_opts *o)
 {
-	struct curl_slist *list = NULL, *grown;
+	struct curl_slist *list = NULL;
 	struct op_buf line = OP_BUF_INIT;
 	bool own_type = true, own_agent = true;
 	unsigned i;
@@ -206,35 +312,40 @@ static struct curl_slist *build_headers(const struct op_sender_opts *o)
 				hd->name);
 			continue;
 		}
-		if (!strcasecmp(hd->name, "content-type"))
+		if (!strcasecmp(hd->name, "content-type") || !strcasecmp(hd->name, "te")) {
+			if (o->grpc)
+				continue;
 			own_type = false;
-		else if (!strcasecmp(hd->name, "user-agent"))
+		} else if (!strcasecmp(hd->name, "user-agent")) {
 			own_agent = false;
+		}
 		op_buf_reset(&line);
 		/* "Name:" with nothing after it tells libcurl to remove a header; "Name;" sends it empty. */
 		if (hd->value && *hd->value)
 			op_buf_addf(&line, "%s: %s", hd->name, hd->value);
 		else
 			op_buf_addf(&line, "%s;", hd->name);
-		if (line.err || !(grown = curl_slist_append(list, line.p)))
+		if (line.err || add_line(&list, line.p))
 			goto fail;
-		list = grown;
 	}
 	if (own_type) {
 		op_buf_reset(&line);
-		op_buf_addf(&line, "Content-Type: %s", o->content_type);
-		if (line.err || !(grown = curl_slist_append(list, line.p)))
+		op_buf_addf(&line, "Content-Type: %s", o->grpc ? "application/grpc" : o->content_type);
+		if (line.err || add_line(&list, line.p))
 			goto fail;
-		list = grown;
 	}
-	if (own_agent) {
-		if (!(grown = curl_slist_append(list, "User-Agent: otelpreload/" OP_VERSION)))
-			goto fail;
-		list = grown;
-	}
-	if (!(grown = curl_slist_append(list, "Expect:")))
+	if (own_agent && add_line(&list, "User-Agent: otelpreload/" OP_VERSION))
 		goto fail;
-	list = grown;
+	if (o->grpc) {
+		/* gRPC over HTTP/2: the server must know we read trailers (grpc-status). */
+		if (add_line(&list, "TE: trailers") ||
+		    (o->gzip && add_line(&list, "grpc-encoding: gzip")))
+			goto fail;
+	} else if (o->gzip && add_line(&list, "Content-Encoding: gzip")) {
+		goto fail;
+	}
+	if (add_line(&list, "Expect:"))
+		goto fail;
 	op_buf_free(&line);
 	return list;
 fail:
@@ -315,8 +426,34 @@ static CURL *easy_new(struct op_sender *h)
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->err) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
 	/* A 4xx/5xx is an answer we read ourselves, not a transfer error. */
 	bad |= curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L) != CURLE_OK;
+	if (h->grpc) {
+		/*
+		 * gRPC is HTTP/2 only: over TLS libcurl offers h2 with ALPN; in
+		 * clear text it starts HTTP/2 right away (no Upgrade: gRPC
+		 * servers do not do h2c upgrades).
+		 */
+		bad |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+					h->https ? (long)CURL_HTTP_VERSION_2TLS
+						 : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE) != CURLE_OK;
+		/*
+		 * An HTTP/2 connection left in the share by a handle that has
+		 * been cleaned up fails its next stream with a framing error in
+		 * libcurl 7.88 (Debian 12). A connection per export costs a
+		 * round trip on loopback and, with TLS, an abbreviated handshake
+		 * (sessions stay in the share): cheap at one export per batch.
+		 */
+		bad |= curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
+	}
+	if (h->ca_file)
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file) != CURLE_OK;
+	if (h->cert_file)
+		bad |= curl_easy_setopt(c, CURLOPT_SSLCERT, h->cert_file) != CURLE_OK;
+	if (h->key_file)
+		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY, h->key_file) != CURLE_OK;
 	if (bad) {
 		curl_easy_cleanup(c);
 		return NULL;
@@ -347,6 +484,26 @@ static void abandon(struct op_sender *h)
 	h->share = NULL;
 }
 
+static void sender_free(struct op_sender *h)
+{
+	curl_slist_free_all(h->headers);
+	op_buf_free(&h->out);
+	op_buf_free(&h->resp);
+	free(h->ca_file);
+	free(h->cert_file);
+	free(h->key_file);
+	free(h->shown_url);
+	free(h->url);
+	free(h);
+}
+
+/* A copy of an optional string: false only when the copy failed. */
+static bool dup_opt(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst;
+}
+
 struct op_sender *op_sender_create(const struct op_sender_opts *o)
 {
 	struct op_sender *h;
@@ -360,8 +517,16 @@ struct op_sender *op_sender_create(const struct op_sender_opts *o)
 	h = calloc(1, sizeof *h);
 	if (!h)
 		goto oom;
-	h->url = strdup(o->url);
-	if (!h->url)
+	h->what = o->what;
+	h->grpc = o->grpc;
+	h->gzip = o->gzip;
+	h->answer = o->answer;
+	h->timeout_ms = o->timeout_ms;
+	h->rnd = (uint32_t)op_mono_ns() ^ (uint32_t)getpid() * 2654435761u;
+	if (!h->rnd)
+		h->rnd = 1;
+	if (!(h->url = strdup(o->url)) || !dup_opt(&h->ca_file, o->ca_file) ||
+	    !dup_opt(&h->cert_file, o->cert_file) || !dup_opt(&h->key_file, o->key_file))
 		goto oom;
 	h->shown_url = shown_url(h->url);
 	if (!h->shown_url) {
@@ -369,12 +534,17 @@ struct op_sender *op_sender_create(const struct op_sender_opts *o)
 		goto fail;
 	}
 	/* libcurl lower-cases the scheme in shown_url(). */
-	if (strncmp(h->shown_url, "http://", 7) && strncmp(h->shown_url, "https://", 8)) {
+	h->https = !strncmp(h->shown_url, "https://", 8);
+	if (!h->https && strncmp(h->shown_url, "http://", 7)) {
 		op_warn("the %s endpoint %s is not http:// or https://; %s export is off",
 			o->what, h->shown_url, o->what);
 		goto fail;
 	}
-	h->timeout_ms = o->timeout_ms;
+	if (h->grpc && !(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2)) {
+		op_warn("this libcurl has no HTTP/2, which OTLP/gRPC needs; use "
+			"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf");
+		goto fail;
+	}
 	h->headers = build_headers(o);
 	if (!h->headers || share_setup(h))
 		goto oom;
@@ -382,85 +552,233 @@ struct op_sender *op_sender_create(const struct op_sender_opts *o)
 oom:
 	op_warn("cannot set up %s export: out of memory", o->what);
 fail:
-	if (h) {
-		curl_slist_free_all(h->headers);
-		free(h->shown_url);
-		free(h->url);
-		free(h);
-	}
+	if (h)
+		sender_free(h);
 	return NULL;
 }
 
 /*
- * A 2xx answer may still report spans the collector dropped (OTLP partial
- * success). They must not be sent again, so this is information only.
+ * gzip of <body, len> appended to h->out. Level 1: the exporter thread
+ * should cost the host little CPU, and on span batches (repetitive keys
+ * and values) the fastest level already gives most of the reduction.
+ */
+static int gzip_into(struct op_sender *h, const uint8_t *body, size_t len)
+{
+	z_stream z;
+	size_t bound;
+	char *dst;
+	int rc;
+
+	memset(&z, 0, sizeof z);
+	/* windowBits 15 + 16: a gzip wrapper rather than zlib's. */
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	bound = deflateBound(&z, (uLong)len);
+	dst = len <= UINT32_MAX ? op_buf_space(&h->out, bound) : NULL;
+	if (!dst) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)(uintptr_t)body;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)dst;
+	z.avail_out = (uInt)bound;
+	rc = deflate(&z, Z_FINISH);
+	h->out.len += z.total_out;
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/*
+ * The bytes to send for one encoded batch: as is, gzip'd, and for gRPC
+ * behind the 5-byte message prefix.
+ */
+static int prepare(struct op_sender *h, const uint8_t **body, size_t *len)
+{
+	uint8_t prefix[OP_GRPC_PREFIX];
+
+	if (!h->gzip && !h->grpc)
+		return 0;
+	op_buf_reset(&h->out);
+	if (h->grpc)
+		op_buf_add(&h->out, "\0\0\0\0\0", OP_GRPC_PREFIX);
+	if (h->gzip) {
+		if (gzip_into(h, *body, *len))
+			return -1;
+	} else {
+		op_buf_add(&h->out, *body, *len);
+	}
+	if (h->out.err || h->out.len - (h->grpc ? OP_GRPC_PREFIX : 0) > UINT32_MAX)
+		return -1;
+	if (h->grpc) {
+		op_grpc_prefix(prefix, h->gzip, (uint32_t)(h->out.len - OP_GRPC_PREFIX));
+		memcpy(h->out.p, prefix, OP_GRPC_PREFIX);
+	}
+	*body = (const uint8_t *)h->out.p;
+	*len = h->out.len;
+	return 0;
+}
+
+/* The text of a partial success, quoted and escaped: it is not ours to trust. */
+static void log_partial(struct op_sender *h, long long rejected, const char *msg, size_t mlen,
+			size_t n_spans)
+{
+	struct op_buf m = OP_BUF_INIT;
+
+	op_json_str(&m, msg, mlen);
+	op_debug("%s rejected %lld of %zu spans: %s", h->shown_url, rejected, n_spans,
+		 m.err ? "" : m.p);
+	op_buf_free(&m);
+}
+
+/*
+ * A successful answer may still report spans the collector dropped (OTLP
+ * partial success). They must not be sent again, so this is information
+ * only, at debug level.
  */
 static void report_partial_success(struct op_sender *h, CURL *c, size_t n_spans)
 {
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r;
-	const char *type = NULL;
-	struct op_buf msg = OP_BUF_INIT;
+	const uint8_t *msg = (const uint8_t *)h->resp.p;
+	size_t len = h->resp.len;
+	const char *type = NULL, *at;
 
-	if (!h->resp.len || h->resp_truncated)
+	if (!len || h->resp_truncated || h->answer == OP_ANSWER_NONE)
 		return;
-	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
-	if (type && strncasecmp(type, OP_PROTOBUF_TYPE, sizeof OP_PROTOBUF_TYPE - 1))
+	if (h->answer == OP_ANSWER_OTLP_JSON) {
+		/* {"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}: the count is enough. */
+		op_buf_add(&h->resp, "", 1);   /* NUL-terminate for strstr */
+		if (h->resp.err || !(at = strstr(h->resp.p, "\"rejectedSpans\"")))
+			return;
+		at += sizeof "\"rejectedSpans\"" - 1;
+		at += strspn(at, " \t\r\n:\"");
+		if (strtoll(at, NULL, 10) > 0)
+			log_partial(h, strtoll(at, NULL, 10), h->resp.p, strlen(h->resp.p), n_spans);
 		return;
+	}
+	if (h->grpc) {
+		if (op_grpc_unframe(msg, len, &msg, &len)) {
+			op_debug("%s: the answer is not one uncompressed gRPC message", h->shown_url);
+			return;
+		}
+	} else {
+		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+		if (type && strncasecmp(type, "application/x-protobuf", 22))
+			return;
+	}
 	r = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
-		NULL, h->resp.len, (const uint8_t *)h->resp.p);
+		NULL, len, msg);
 	if (!r) {
-		op_debug("%s: cannot decode the %zu-byte answer", h->shown_url, h->resp.len);
+		op_debug("%s: cannot decode the %zu-byte answer", h->shown_url, len);
 		return;
 	}
 	if (r->partial_success && (r->partial_success->rejected_spans ||
-				   *r->partial_success->error_message)) {
-		/* The collector's text, quoted and escaped: it is not ours to trust. */
-		op_json_str(&msg, r->partial_success->error_message,
-			    strlen(r->partial_success->error_message));
-		op_debug("%s rejected %lld of %zu spans: %s", h->shown_url,
-			 (long long)r->partial_success->rejected_spans, n_spans,
-			 msg.err ? "" : msg.p);
-		op_buf_free(&msg);
-	}
+				   *r->partial_success->error_message))
+		log_partial(h, (long long)r->partial_success->rejected_spans,
+			    r->partial_success->error_message,
+			    strlen(r->partial_success->error_message), n_spans);
 	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(r, NULL);
 }
 
-int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t n_spans,
-		   int64_t deadline_mono_ns, unsigned flags)
+/* What one attempt came to. */
+enum outcome {
+	SENT,
+	RETRY,         /* the server asked for another try, or is overloaded */
+	RETRY_CONNECT, /* no answer at all: the collector is down or restarting */
+	LOST,
+};
+
+/* libcurl results that mean the connection failed before any answer came. */
+static bool connection_failed(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static enum outcome judge(struct op_sender *h, CURL *c, CURLcode rc, size_t n_spans,
+			  int64_t *wait_ms)
+{
+	long status = 0;
+	int code;
+
+	*wait_ms = -1;
+	if (rc != CURLE_OK) {
+		op_debug("cannot export %zu spans to %s: %s", n_spans, h->shown_url,
+			 h->err[0] ? h->err : curl_easy_strerror(rc));
+		return connection_failed(rc) ? RETRY_CONNECT : LOST;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (!h->grpc) {
+		if (status >= 200 && status <= 299)
+			return SENT;
+		op_debug("cannot export %zu spans: %s answered HTTP %ld", n_spans, h->shown_url,
+			 status);
+		if (!op_http_status_retryable(status))
+			return LOST;
+		*wait_ms = h->retry_after_ms;
+		return RETRY;
+	}
+	/* gRPC: the status is in the trailers, or in the headers of a trailers-only answer. */
+	code = h->grpc_status >= 0 ? h->grpc_status :
+	       status == 200 ? OP_GRPC_UNKNOWN : op_grpc_code_from_http(status);
+	if (code == OP_GRPC_OK)
+		return SENT;
+	op_debug("cannot export %zu spans: %s answered gRPC status %d%s%s (HTTP %ld)", n_spans,
+		 h->shown_url, code, h->grpc_message[0] ? ": " : "", h->grpc_message, status);
+	if (!op_grpc_code_retryable(code, h->retry_info))
+		return LOST;
+	*wait_ms = h->retry_info ? h->retry_info_ms :
+		   h->grpc_status < 0 ? h->retry_after_ms : -1;
+	return RETRY;
+}
+
+/* xorshift32: jitter needs spread, not secrecy. */
+static uint32_t next_rnd(struct op_sender *h)
+{
+	uint32_t x = h->rnd;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return h->rnd = x;
+}
+
+static void sleep_until(int64_t mono_ns)
+{
+	struct timespec ts = { .tv_sec = mono_ns / 1000000000, .tv_nsec = mono_ns % 1000000000 };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* One POST, bounded by `deadline`. */
+static CURLcode attempt(struct op_sender *h, CURL *c, const uint8_t *body, size_t len,
+			int64_t deadline)
 {
 	struct op_sigpipe st;
-	int64_t start = op_mono_ns(), timeout_ms;
-	long status = 0;
+	int64_t timeout_ms = (deadline - op_mono_ns()) / 1000000;
 	CURLcode rc;
-	CURL *c;
-	int ret = -1;
 
-	if (h->pid != getpid()) {
-		abandon(h);
-		if (share_setup(h)) {
-			op_info("cannot export %zu spans: out of memory", n_spans);
-			return -1;
-		}
-	}
-	c = easy_new(h);
-	if (!c) {
-		op_info("cannot export %zu spans: out of memory", n_spans);
-		return -1;
-	}
-
-	timeout_ms = (deadline_mono_ns - start) / 1000000;
-	if (h->timeout_ms > 0 && h->timeout_ms < timeout_ms)
-		timeout_ms = h->timeout_ms;
 	if (timeout_ms < 1)
 		timeout_ms = 1;
-
 	op_buf_reset(&h->resp);
 	h->resp_truncated = false;
 	h->err[0] = '\0';
+	answer_reset(h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-
 	/*
 	 * With CURLOPT_NOSIGNAL libcurl no longer ignores SIGPIPE around its
 	 * writes, and a TLS library may write with plain send().
@@ -468,26 +786,70 @@ int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t 
 	op_sigpipe_block(&st);
 	rc = curl_easy_perform(c);
 	op_sigpipe_restore(&st);
+	return rc;
+}
 
-	if (rc != CURLE_OK) {
-		op_info("cannot export %zu spans to %s: %s", n_spans, h->shown_url,
-			h->err[0] ? h->err : curl_easy_strerror(rc));
-		goto out;
+int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t n_spans,
+		   int64_t deadline_mono_ns, unsigned flags)
+{
+	int64_t start = op_mono_ns(), deadline = deadline_mono_ns, wait_ms, resume;
+	size_t raw_len = len;
+	enum outcome out = LOST;
+	unsigned tries;
+	CURL *c;
+
+	if (h->timeout_ms > 0 && start + h->timeout_ms * 1000000 < deadline)
+		deadline = start + h->timeout_ms * 1000000;
+	if (h->pid != getpid()) {
+		abandon(h);
+		if (share_setup(h)) {
+			op_debug("cannot export %zu spans: out of memory", n_spans);
+			return -1;
+		}
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		op_info("cannot export %zu spans: %s answered HTTP %ld", n_spans,
-			h->shown_url, status);
-		goto out;
+	if (prepare(h, &body, &len)) {
+		op_debug("cannot export %zu spans: cannot compress or frame them", n_spans);
+		return -1;
 	}
-	report_partial_success(h, c, n_spans);
-	op_debug("exported %zu spans (%zu bytes) to %s in %lld ms", n_spans, len,
-		 h->shown_url, (long long)((op_mono_ns() - start) / 1000000));
-	ret = 0;
-out:
-	/* The connection stays in the share; only the handle goes. */
-	curl_easy_cleanup(c);
-	return ret;
+	/*
+	 * A handle per attempt, so that libcurl's internal descriptors do not
+	 * exist while we sleep between attempts (see struct op_sender).
+	 */
+	for (tries = 1;; tries++) {
+		CURLcode rc;
+
+		c = easy_new(h);
+		if (!c) {
+			op_debug("cannot export %zu spans: out of memory", n_spans);
+			return -1;
+		}
+		rc = attempt(h, c, body, len, deadline);
+		out = judge(h, c, rc, n_spans, &wait_ms);
+		if (out == SENT)
+			report_partial_success(h, c, n_spans);
+		/* The connection stays in the share; only the handle goes. */
+		curl_easy_cleanup(c);
+		if (out == SENT || out == LOST)
+			break;
+		/* At exit the host is waiting: a collector that is not there gets no second try. */
+		if (out == RETRY_CONNECT && (flags & OP_SEND_FINAL))
+			break;
+		if (wait_ms < 0)
+			wait_ms = op_backoff_ms(tries, next_rnd(h));
+		resume = op_mono_ns() + wait_ms * 1000000;
+		if (resume >= deadline) {
+			op_debug("%s: no time left to retry (%lld ms wanted); %zu spans lost",
+				 h->shown_url, (long long)wait_ms, n_spans);
+			break;
+		}
+		sleep_until(resume);
+	}
+	if (out == SENT) {
+		op_debug("exported %zu spans (%zu bytes%s) to %s in %lld ms, %u attempt%s", n_spans,
+			 len, len != raw_len ? ", compressed or framed" : "", h->shown_url,
+			 (long long)((op_mono_ns() - start) / 1000000), tries, tries > 1 ? "s" : "");
+	}
+	return out == SENT ? 0 : -1;
 }
 
 void op_sender_destroy(struct op_sender *h)
@@ -498,9 +860,5 @@ void op_sender_destroy(struct op_sender *h)
 		abandon(h);
 	else
 		curl_share_cleanup(h->share);
-	curl_slist_free_all(h->headers);
-	op_buf_free(&h->resp);
-	free(h->shown_url);
-	free(h->url);
-	free(h);
+	sender_free(h);
 }
