@@ -50,14 +50,20 @@ static const char help_text[] =
 	"traced with OpenTelemetry spans. CMD's exit status is passed through.\n"
 	"\n"
 	"Options for run (before CMD):\n"
-	"  --exporter otlp|console|none  sets OTEL_TRACES_EXPORTER\n"
+	"  --exporter NAMES              sets OTEL_TRACES_EXPORTER: otlp, zipkin,\n"
+	"                                console (comma-separated), or none\n"
 	"  --service-name NAME           sets OTEL_SERVICE_NAME\n"
 	"  --endpoint URL                sets OTEL_EXPORTER_OTLP_ENDPOINT and\n"
 	"                                implies --exporter otlp\n"
+	"  --protocol PROTOCOL           sets OTEL_EXPORTER_OTLP_PROTOCOL:\n"
+	"                                http/protobuf, http/json or grpc\n"
+	"  --file PATH                   sets OTELPRELOAD_FILE: spans are appended\n"
+	"                                to PATH as OTLP/JSON lines\n"
 	"\n"
 	"run also sets OTELPRELOAD_PROCESS_SPAN=true (one span per traced\n"
 	"process) unless it is set, and OTEL_TRACES_EXPORTER=console when no\n"
-	"exporter or OTLP endpoint is configured, so spans are printed on stderr.\n"
+	"exporter, OTLP endpoint or file is configured, so spans are printed on\n"
+	"stderr.\n"
 	"Every other OTEL_* variable is read by the library as usual.\n"
 	"\n"
 	"The library is $OTELPRELOAD_LIBRARY if set, else " LIB_NAME "\n"
@@ -72,6 +78,10 @@ static const char help_text[] =
 	"  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 \\\n"
 	"    otelpreload run --service-name deploy -- ./deploy.sh\n"
 	"  otelpreload run --endpoint http://collector:4318 -- ./server\n"
+	"  otelpreload run --protocol grpc --endpoint http://collector:4317 -- ./server\n"
+	"\n"
+	"  # keep the spans of a whole script in a file\n"
+	"  otelpreload run --file /tmp/spans.jsonl -- ./build.sh\n"
 	"\n"
 	"  # console output explicitly, with debug logging from the library\n"
 	"  OTEL_LOG_LEVEL=debug otelpreload run --exporter console -- wget -q URL\n";
@@ -267,8 +277,8 @@ static void compose_preload(const char *lib)
 }
 
 /*
- * Accepts what the library accepts in OTEL_TRACES_EXPORTER: otlp, console
- * or none, or a comma list of otlp and console; case and blanks around the
+ * Accepts what the library accepts in OTEL_TRACES_EXPORTER: none, or a
+ * comma list of otlp, zipkin and console; case and blanks around the
  * names do not matter. The library would warn about anything else at the
  * first span; catching it here is kinder.
  */
@@ -288,6 +298,7 @@ static bool valid_exporter(const char *v)
 		if (len == 4 && !strncasecmp(q, "none", 4))
 			none = true;
 		else if ((len == 4 && !strncasecmp(q, "otlp", 4)) ||
+			 (len == 6 && !strncasecmp(q, "zipkin", 6)) ||
 			 (len == 7 && !strncasecmp(q, "console", 7)))
 			some = true;
 		else
@@ -339,7 +350,8 @@ static int exec_failure_status(int err)
 
 static int cmd_run(int argc, char **argv, const char *argv0)
 {
-	const char *exporter = NULL, *service = NULL, *endpoint = NULL;
+	const char *exporter = NULL, *service = NULL, *endpoint = NULL, *protocol = NULL;
+	const char *file = NULL;
 	char *lib;
 	int i;
 
@@ -354,7 +366,7 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 			break;
 		if ((v = option_value(argv, argc, &i, "--exporter"))) {
 			if (!valid_exporter(v))
-				usage_error("--exporter %s: expected otlp, console, otlp,console or none", v);
+				usage_error("--exporter %s: expected none or a comma list of otlp, zipkin and console", v);
 			exporter = v;
 		} else if ((v = option_value(argv, argc, &i, "--service-name"))) {
 			if (!*v)
@@ -364,6 +376,14 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 			if (!*v)
 				usage_error("--endpoint needs a non-empty value");
 			endpoint = v;
+		} else if ((v = option_value(argv, argc, &i, "--protocol"))) {
+			if (strcmp(v, "http/protobuf") && strcmp(v, "http/json") && strcmp(v, "grpc"))
+				usage_error("--protocol %s: expected http/protobuf, http/json or grpc", v);
+			protocol = v;
+		} else if ((v = option_value(argv, argc, &i, "--file"))) {
+			if (!*v)
+				usage_error("--file needs a non-empty value");
+			file = v;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -388,9 +408,13 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 		set_env("OTEL_TRACES_EXPORTER", exporter);
 	if (service)
 		set_env("OTEL_SERVICE_NAME", service);
+	if (protocol)
+		set_env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
+	if (file)
+		set_env("OTELPRELOAD_FILE", file);
 	if (!env_set("OTELPRELOAD_PROCESS_SPAN"))
 		set_env("OTELPRELOAD_PROCESS_SPAN", "true");
-	if (!env_set("OTEL_TRACES_EXPORTER") &&
+	if (!env_set("OTEL_TRACES_EXPORTER") && !env_set("OTELPRELOAD_FILE") &&
 	    !env_set("OTEL_EXPORTER_OTLP_ENDPOINT") &&
 	    !env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 		set_env("OTEL_TRACES_EXPORTER", "console");

@@ -41,6 +41,25 @@ note "version: $v"
 grep -q 'run' "$T/help" || fail "--help does not mention run"
 "$CLI" run >/dev/null 2>&1 && fail "otelpreload run without a command succeeded"
 "$CLI" no-such-command >/dev/null 2>&1 && fail "an unknown command succeeded"
+# Options become the library's variables; bad values are refused before CMD runs.
+env_of() {
+	(unset OTEL_TRACES_EXPORTER OTEL_EXPORTER_OTLP_PROTOCOL OTELPRELOAD_FILE \
+		OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	"$CLI" run "$@" -- sh -c 'printf "%s|%s|%s" "$OTEL_TRACES_EXPORTER" "$OTEL_EXPORTER_OTLP_PROTOCOL" "$OTELPRELOAD_FILE"')
+}
+out=$(env_of --protocol grpc --exporter otlp,zipkin) || fail "run --protocol grpc failed"
+[ "$out" = "otlp,zipkin|grpc|" ] || fail "--protocol grpc --exporter otlp,zipkin gave '$out'"
+out=$(env_of --file "$T/spans.jsonl") || fail "run --file failed"
+[ "$out" = "||$T/spans.jsonl" ] || fail "--file alone gave '$out' (no console default expected)"
+out=$(env_of 2>/dev/null) || fail "run failed"
+[ "$out" = "console||" ] || fail "no exporter configured gave '$out', expected the console default"
+for bad in "--protocol http" "--exporter jaeger" "--file="; do
+	# shellcheck disable=SC2086
+	"$CLI" run $bad -- true 2>"$T/err" && fail "run $bad succeeded"
+	grep -q '^otelpreload: ' "$T/err" || fail "run $bad: no otelpreload: message"
+done
+note "run: --protocol, --exporter, --file set the library's variables"
+
 "$CLI" run -- /nonexistent/program 2>/dev/null
 [ $? -ne 0 ] || fail "running a missing program succeeded"
 pass

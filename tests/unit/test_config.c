@@ -237,6 +237,8 @@ static void test_exporters(void)
 		{ "console,otlp", OP_EXPORTER_OTLP | OP_EXPORTER_CONSOLE },
 		{ " otlp , console ", OP_EXPORTER_OTLP | OP_EXPORTER_CONSOLE },
 		{ "console,console", OP_EXPORTER_CONSOLE },
+		{ "zipkin", OP_EXPORTER_ZIPKIN },
+		{ "otlp,zipkin", OP_EXPORTER_OTLP | OP_EXPORTER_ZIPKIN },
 		{ "none", 0 },
 	};
 	size_t i;
@@ -474,6 +476,175 @@ static void test_kv_list(void)
 	OP_ASSERT_INT(op_kv_list_parse("a=1,b=%", collect, &s), -1);
 }
 
+static void test_protocols(void)
+{
+	static const struct {
+		const char *generic, *specific;
+		enum op_otlp_protocol want;
+		int warnings;
+	} cases[] = {
+		{ NULL, NULL, OP_OTLP_HTTP_PROTOBUF, 0 },
+		{ "http/protobuf", NULL, OP_OTLP_HTTP_PROTOBUF, 0 },
+		{ "http/json", NULL, OP_OTLP_HTTP_JSON, 0 },
+		{ "grpc", NULL, OP_OTLP_GRPC, 0 },
+		/* The traces-specific variable wins. */
+		{ "grpc", "http/json", OP_OTLP_HTTP_JSON, 0 },
+		{ "http/json", "grpc", OP_OTLP_GRPC, 0 },
+		/* Values are case-sensitive in the specification. */
+		{ "GRPC", NULL, OP_OTLP_HTTP_PROTOBUF, 1 },
+		{ "http", NULL, OP_OTLP_HTTP_PROTOBUF, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		env_reset();
+		if (cases[i].generic)
+			env_set("OTEL_EXPORTER_OTLP_PROTOCOL", cases[i].generic);
+		if (cases[i].specific)
+			env_set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", cases[i].specific);
+		parse();
+		OP_ASSERT_INT(cfg.otlp_protocol, cases[i].want);
+		OP_ASSERT_INT(count_lines(warnings), cases[i].warnings);
+	}
+}
+
+/* gRPC: default port 4317, no /v1/traces, the endpoint's path ignored, scheme-less endpoints. */
+static void test_grpc_endpoints(void)
+{
+	static const struct {
+		const char *generic, *specific, *insecure, *want;
+	} cases[] = {
+		{ NULL, NULL, NULL, "http://localhost:4317" },
+		{ "http://collector:4317", NULL, NULL, "http://collector:4317" },
+		{ "http://collector:4317/", NULL, NULL, "http://collector:4317" },
+		{ "https://c.example/ignored/path", NULL, NULL, "https://c.example" },
+		{ NULL, "http://specific:5317", NULL, "http://specific:5317" },
+		{ "http://generic:1", "https://specific:2", NULL, "https://specific:2" },
+		{ "collector:4317", NULL, NULL, "https://collector:4317" },
+		{ "collector:4317", NULL, "true", "http://collector:4317" },
+		{ "collector:4317", NULL, "false", "https://collector:4317" },
+		/* INSECURE concerns scheme-less endpoints only. */
+		{ "https://collector:4317", NULL, "true", "https://collector:4317" },
+	};
+	char want[256];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		env_reset();
+		env_set("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+		if (cases[i].generic)
+			env_set("OTEL_EXPORTER_OTLP_ENDPOINT", cases[i].generic);
+		if (cases[i].specific)
+			env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", cases[i].specific);
+		if (cases[i].insecure)
+			env_set("OTEL_EXPORTER_OTLP_INSECURE", cases[i].insecure);
+		parse();
+		snprintf(want, sizeof want, "%s%s", cases[i].want,
+			 "/opentelemetry.proto.collector.trace.v1.TraceService/Export");
+		OP_ASSERT_STR(cfg.otlp_traces_url, want);
+		OP_ASSERT_STR(warnings, "");
+	}
+	/* A scheme-less endpoint is no URL for OTLP/HTTP. */
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318");
+	parse();
+	OP_ASSERT_STR(cfg.otlp_traces_url, "http://localhost:4318/v1/traces");
+	OP_ASSERT_INT(count_lines(warnings), 1);
+}
+
+static void test_compression_and_tls(void)
+{
+	env_reset();
+	parse();
+	CU_ASSERT_FALSE(cfg.otlp_gzip);
+	CU_ASSERT_FALSE(cfg.otlp_insecure);
+	CU_ASSERT_PTR_NULL(cfg.otlp_certificate);
+	CU_ASSERT_PTR_NULL(cfg.otlp_client_certificate);
+	CU_ASSERT_PTR_NULL(cfg.otlp_client_key);
+
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
+	env_set("OTEL_EXPORTER_OTLP_CERTIFICATE", "/dev/null");
+	env_set("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/dev/null");
+	env_set("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/dev/null");
+	parse();
+	OP_ASSERT_STR(warnings, "");
+	CU_ASSERT_TRUE(cfg.otlp_gzip);
+	OP_ASSERT_STR(cfg.otlp_certificate, "/dev/null");
+	OP_ASSERT_STR(cfg.otlp_client_certificate, "/dev/null");
+	OP_ASSERT_STR(cfg.otlp_client_key, "/dev/null");
+
+	/* The specific variable wins; "none" is valid; others are reported. */
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
+	env_set("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none");
+	parse();
+	CU_ASSERT_FALSE(cfg.otlp_gzip);
+	OP_ASSERT_STR(warnings, "");
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd");
+	parse();
+	CU_ASSERT_FALSE(cfg.otlp_gzip);
+	OP_ASSERT_INT(count_lines(warnings), 1);
+
+	/* A file that cannot be read is a configuration mistake worth one line. */
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem");
+	parse();
+	OP_ASSERT_INT(count_lines(warnings), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(warnings, "OTEL_EXPORTER_OTLP_CERTIFICATE"));
+	OP_ASSERT_STR(cfg.otlp_certificate, "/nonexistent/ca.pem");
+
+	/* A client certificate without its key. */
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/dev/null");
+	parse();
+	OP_ASSERT_INT(count_lines(warnings), 1);
+
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_INSECURE", "maybe");
+	parse();
+	CU_ASSERT_FALSE(cfg.otlp_insecure);
+	OP_ASSERT_INT(count_lines(warnings), 1);
+}
+
+static void test_zipkin_and_file(void)
+{
+	env_reset();
+	parse();
+	OP_ASSERT_STR(cfg.zipkin_url, "http://localhost:9411/api/v2/spans");
+	OP_ASSERT_INT(cfg.zipkin_timeout_ms, 10000);
+	CU_ASSERT_PTR_NULL(cfg.file_path);
+
+	env_reset();
+	env_set("OTEL_TRACES_EXPORTER", "zipkin");
+	env_set("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "http://zipkin:9411/api/v2/spans");
+	env_set("OTEL_EXPORTER_ZIPKIN_TIMEOUT", "2500");
+	parse();
+	OP_ASSERT_STR(warnings, "");
+	OP_ASSERT_INT(cfg.exporters, OP_EXPORTER_ZIPKIN);
+	OP_ASSERT_STR(cfg.zipkin_url, "http://zipkin:9411/api/v2/spans");
+	OP_ASSERT_INT(cfg.zipkin_timeout_ms, 2500);
+
+	env_reset();
+	env_set("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "zipkin:9411");
+	parse();
+	OP_ASSERT_STR(cfg.zipkin_url, "http://localhost:9411/api/v2/spans");
+	OP_ASSERT_INT(count_lines(warnings), 1);
+
+	/* Alone, the file replaces the default OTLP exporter... */
+	env_reset();
+	env_set("OTELPRELOAD_FILE", "/tmp/spans.jsonl");
+	parse();
+	OP_ASSERT_INT(cfg.exporters, OP_EXPORTER_FILE);
+	OP_ASSERT_STR(cfg.file_path, "/tmp/spans.jsonl");
+	/* ...and is added to exporters named explicitly, even to none. */
+	env_set("OTEL_TRACES_EXPORTER", "otlp");
+	parse();
+	OP_ASSERT_INT(cfg.exporters, OP_EXPORTER_FILE | OP_EXPORTER_OTLP);
+	env_set("OTEL_TRACES_EXPORTER", "none");
+	parse();
+	OP_ASSERT_INT(cfg.exporters, OP_EXPORTER_FILE);
+}
+
 static CU_TestInfo tests[] = {
 	{ "defaults", test_defaults },
 	{ "empty values are unset", test_empty_is_unset },
@@ -490,6 +661,10 @@ static CU_TestInfo tests[] = {
 	{ "attribute limits", test_attribute_limits },
 	{ "batch size clamped to queue size", test_batch_clamped_to_queue },
 	{ "op_kv_list_parse", test_kv_list },
+	{ "OTLP protocols", test_protocols },
+	{ "OTLP/gRPC endpoints", test_grpc_endpoints },
+	{ "OTLP compression and TLS files", test_compression_and_tls },
+	{ "Zipkin and file exporters", test_zipkin_and_file },
 	CU_TEST_INFO_NULL,
 };
 
