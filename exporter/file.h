@@ -17,8 +17,9 @@
 struct op_file;
 
 /*
- * Opens `path` for appending (created 0644 if missing, close-on-exec).
- * Returns NULL after one op_warn() when it cannot be opened.
+ * Checks that `path` can be opened for appending (creating it 0644 if
+ * missing); each batch opens it again. Returns NULL after one op_warn()
+ * when it cannot be opened.
  */
 struct op_file *op_file_create(const char *path);
 
@@ -27,5 +28,12 @@ int op_file_export(struct op_file *f, struct op_span *const *spans, size_t n,
 		   const struct op_resource *res);
 
 void op_file_destroy(struct op_file *f);
+
+/*
+ * Writes all of <p, len> to `fd`: finishes short writes and restarts after
+ * EINTR, gives up on any other error or EAGAIN. Returns 0, or -1 with errno
+ * set. Shared with the console exporter.
+ */
+int op_write_all(int fd, const char *p, size_t len);
 
 #endif

@@ -3,22 +3,76 @@
 //
 //   node otlp_receiver.mjs --port-file FILE --out FILE [--requests FILE]
 //        [--status CODE] [--blackhole] [--lifetime SECONDS]
+//        [--script LIST] [--partial-success N]
+//        [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
+//        [--port N] [--listen-delay MS]
 //
-// Listens on 127.0.0.1 only, on a port the kernel picks, written to
-// --port-file once listening. POST /v1/traces with application/x-protobuf
-// gets 200 and an empty ExportTraceServiceResponse; --status CODE answers
-// every export with CODE instead (nothing is recorded); --blackhole reads
-// requests and never answers. --requests logs one JSON line per request
-// (method, path, content type, bytes, spans, status). It exits by itself
-// after --lifetime seconds (default 60) and on SIGTERM or SIGINT.
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+// Listens on 127.0.0.1 only, on a port the kernel picks (or --port), written
+// to --port-file once listening. POST /v1/traces with application/x-protobuf
+// (http/protobuf) or application/json (OTLP/JSON, http/json), gzip'd or not
+// (Content-Encoding: gzip), gets 200 and an empty ExportTraceServiceResponse
+// in the request's encoding; the spans of every 200 go to --out.
+//
+// --status CODE answers every export with CODE at once (nothing decoded or
+// recorded); --blackhole reads requests and never answers.
+//
+// --script LIST: the first requests get these answers, in order, then the
+// default. LIST is comma-separated, each CODE[:OPTION...] or "drop":
+//   503:retry-after=1        Retry-After: 1 (seconds)
+//   503:retry-after-date=2   Retry-After as an HTTP-date 2 s from now
+//   200:partial=3            partial_success.rejected_spans = 3
+//   200:delay=500            answer 500 ms late
+//   drop                     close the connection without an answer
+// Requests are decoded whatever the answer; only the spans of a 200 are
+// written to --out.
+// --partial-success N: every 200 carries partial_success with
+// rejected_spans N and a message.
+//
+// --tls-cert/--tls-key: HTTPS (HTTP/2 by ALPN, or HTTP/1.1). --client-ca:
+// a client certificate signed by that CA is required (handshakes without
+// one fail); its subject is logged.
+// --port N: listen on N. --listen-delay MS: start listening only after MS.
+//
+// --requests logs one JSON line per request: seq, arrival time (time: epoch
+// ms, mono: monotonic ms), method, path, httpVersion, content type and
+// encoding, every header, bytes on the wire, the decoded body's sha256,
+// encoding (protobuf/json), jsonViolations, spanFlags (span ID -> Span.flags,
+// which the JS decoder does not know), spans, the answer (status,
+// retryAfter, partial) and the TLS details (tls: protocol, alpn,
+// clientSubject). It exits by itself after --lifetime seconds (default
+// 60) and on SIGTERM or SIGINT.
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { gunzipSync } from 'node:zlib';
 
-import { decodeRequest, emptyResponse, flatten } from './otlp_decode.mjs';
+import { decodeRequest, emptyResponse, flatten, v1 } from './otlp_decode.mjs';
+import { jsonSpanFlags, protoSpanFlags } from './otlp_flags.mjs';
+import { decodeJsonRequest, jsonResponse, jsonViolations } from './otlp_json_decode.mjs';
+
+function parseScript(s) {
+  return s.split(',').map((tok) => {
+    tok = tok.trim();
+    if (tok === 'drop') return { drop: true };
+    const [code, ...opts] = tok.split(':');
+    const step = { status: Number(code) };
+    if (!Number.isInteger(step.status) || step.status < 100 || step.status > 599)
+      throw new Error(`--script: bad status in ${tok}`);
+    for (const o of opts) {
+      const [k, v] = o.split('=');
+      if (k === 'retry-after') step.retryAfter = v;
+      else if (k === 'retry-after-date') step.retryAfterDate = Number(v);
+      else if (k === 'partial') step.partial = Number(v);
+      else if (k === 'delay') step.delay = Number(v);
+      else throw new Error(`--script: unknown option ${o}`);
+    }
+    return step;
+  });
+}
 
 function parseArgs(argv) {
-  const o = { status: 200, blackhole: false, lifetime: 60 };
+  const o = { status: 200, blackhole: false, lifetime: 60, script: [], partial: 0, port: 0, listenDelay: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -31,27 +85,52 @@ function parseArgs(argv) {
     else if (a === '--status') o.status = Number(next());
     else if (a === '--blackhole') o.blackhole = true;
     else if (a === '--lifetime') o.lifetime = Number(next());
+    else if (a === '--script') o.script = parseScript(next());
+    else if (a === '--partial-success') o.partial = Number(next());
+    else if (a === '--tls-cert') o.tlsCert = next();
+    else if (a === '--tls-key') o.tlsKey = next();
+    else if (a === '--client-ca') o.clientCa = next();
+    else if (a === '--port') o.port = Number(next());
+    else if (a === '--listen-delay') o.listenDelay = Number(next());
     else throw new Error(`unknown argument ${a}`);
   }
   if (!o.portFile || !o.out) throw new Error('--port-file and --out are required');
+  if (!o.tlsCert !== !o.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+  if (o.clientCa && !o.tlsCert) throw new Error('--client-ca needs --tls-cert');
   return o;
 }
 
 const opts = parseArgs(process.argv.slice(2));
 writeFileSync(opts.out, '');
+const t0 = process.hrtime.bigint();
+let seq = 0;
 
 function logRequest(entry) {
   if (opts.requests) appendFileSync(opts.requests, JSON.stringify(entry) + '\n');
 }
 
-const server = createServer((req, res) => {
+function tlsInfo(socket) {
+  if (!socket || typeof socket.getProtocol !== 'function') return null;
+  const info = { protocol: socket.getProtocol(), alpn: socket.alpnProtocol || '', authorized: socket.authorized };
+  const peer = socket.getPeerCertificate();
+  if (peer && peer.subject) info.clientSubject = peer.subject;
+  return info;
+}
+
+const PARTIAL_MESSAGE = (n) => `test receiver rejected ${n} spans`;
+
+function handler(req, res) {
+  const arrived = { time: Date.now(), mono: Number(process.hrtime.bigint() - t0) / 1e6 };
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     let body = Buffer.concat(chunks);
     const entry = {
+      seq: ++seq,
+      ...arrived,
       method: req.method,
       path: req.url,
+      httpVersion: req.httpVersion,
       contentType: req.headers['content-type'] || '',
       contentEncoding: req.headers['content-encoding'] || '',
       userAgent: req.headers['user-agent'] || '',
@@ -60,15 +139,17 @@ const server = createServer((req, res) => {
       spans: 0,
       status: 0,
     };
+    const tls = tlsInfo(req.socket);
+    if (tls) entry.tls = tls;
     if (opts.blackhole) {
       entry.status = -1;
       logRequest(entry);
       return; // never answer; the socket stays open until we exit
     }
-    const reply = (status, payload, type) => {
+    const reply = (status, payload, type, extra = {}) => {
       entry.status = status;
       logRequest(entry);
-      res.writeHead(status, { 'Content-Type': type, 'Content-Length': payload.length });
+      res.writeHead(status, { 'Content-Type': type, 'Content-Length': payload.length, ...extra });
       res.end(payload);
     };
     if (req.method !== 'POST' || req.url !== '/v1/traces') {
@@ -79,25 +160,86 @@ const server = createServer((req, res) => {
       reply(opts.status, Buffer.from('test receiver refuses\n'), 'text/plain');
       return;
     }
-    if (!entry.contentType.startsWith('application/x-protobuf')) {
-      reply(415, Buffer.from('application/x-protobuf only\n'), 'text/plain');
+    const json = entry.contentType.startsWith('application/json');
+    if (!json && !entry.contentType.startsWith('application/x-protobuf')) {
+      reply(415, Buffer.from('application/x-protobuf or application/json only\n'), 'text/plain');
       return;
     }
+    entry.encoding = json ? 'json' : 'protobuf';
+    const step = opts.script.length ? opts.script.shift() : { status: 200 };
     let spans;
     try {
       if (entry.contentEncoding === 'gzip') body = gunzipSync(body);
-      spans = flatten(decodeRequest(body));
+      else if (entry.contentEncoding && entry.contentEncoding !== 'identity')
+        throw new Error(`unknown Content-Encoding ${entry.contentEncoding}`);
+      entry.sha256 = createHash('sha256').update(body).digest('hex');
+      if (json) {
+        entry.jsonViolations = jsonViolations(body);
+        spans = flatten(decodeJsonRequest(body));
+        entry.spanFlags = jsonSpanFlags(body);
+      } else {
+        spans = flatten(decodeRequest(body));
+        entry.spanFlags = protoSpanFlags(body);
+      }
     } catch (e) {
       entry.error = String(e);
       reply(400, Buffer.from(`cannot decode: ${e}\n`), 'text/plain');
       return;
     }
     entry.spans = spans.length;
-    if (spans.length)
-      appendFileSync(opts.out, spans.map((s) => JSON.stringify(s) + '\n').join(''));
-    reply(200, emptyResponse(), 'application/x-protobuf');
+    const answer = () => {
+      if (step.drop) {
+        entry.status = -2;
+        logRequest(entry);
+        req.socket.destroy();
+        return;
+      }
+      if (step.status !== 200) {
+        const extra = {};
+        if (step.retryAfter !== undefined) extra['Retry-After'] = step.retryAfter;
+        if (step.retryAfterDate !== undefined)
+          extra['Retry-After'] = new Date(Date.now() + step.retryAfterDate * 1000).toUTCString();
+        if (extra['Retry-After']) entry.retryAfter = extra['Retry-After'];
+        reply(step.status, Buffer.from(`scripted ${step.status}\n`), 'text/plain', extra);
+        return;
+      }
+      const rejected = step.partial !== undefined ? step.partial : opts.partial;
+      if (rejected) entry.partial = rejected;
+      if (spans.length)
+        appendFileSync(opts.out, spans.map((s) => JSON.stringify(s) + '\n').join(''));
+      if (json) {
+        reply(200, rejected ? jsonResponse(rejected, PARTIAL_MESSAGE(rejected)) : jsonResponse(0),
+          'application/json');
+      } else {
+        const payload = rejected
+          ? Buffer.from(v1.response.encode(v1.response.create({
+            partialSuccess: { rejectedSpans: rejected, errorMessage: PARTIAL_MESSAGE(rejected) },
+          })).finish())
+          : emptyResponse();
+        reply(200, payload, 'application/x-protobuf');
+      }
+    };
+    if (step.delay) setTimeout(answer, step.delay);
+    else answer();
   });
-});
+}
+
+const server = opts.tlsCert
+  ? createSecureServer({
+    allowHTTP1: true,
+    cert: readFileSync(opts.tlsCert),
+    key: readFileSync(opts.tlsKey),
+    ...(opts.clientCa ? { ca: readFileSync(opts.clientCa), requestCert: true, rejectUnauthorized: true } : {}),
+  }, handler)
+  : createServer(handler);
+
+if (opts.tlsCert) {
+  // Handshakes that fail (no or a wrong client certificate, a client that
+  // does not trust us) are counted in the log, not fatal.
+  server.on('tlsClientError', (err) => {
+    logRequest({ seq: 0, time: Date.now(), tlsError: String(err.code || err.message) });
+  });
+}
 
 function stop() {
   process.exit(0);
@@ -106,8 +248,10 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 setTimeout(stop, opts.lifetime * 1000).unref();
 
-server.listen(0, '127.0.0.1', () => {
-  const tmp = `${opts.portFile}.tmp`;
-  writeFileSync(tmp, `${server.address().port}\n`);
-  renameSync(tmp, opts.portFile);
-});
+setTimeout(() => {
+  server.listen(opts.port, '127.0.0.1', () => {
+    const tmp = `${opts.portFile}.tmp`;
+    writeFileSync(tmp, `${server.address().port}\n`);
+    renameSync(tmp, opts.portFile);
+  });
+}, opts.listenDelay);
