@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
-const { Reader } = require('protobufjs/minimal');
 
 export const v1 = {
   request: root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest,
@@ -18,30 +17,6 @@ export function decodeRequest(buf) {
 
 export function emptyResponse() {
   return Buffer.from(v1.response.encode(v1.response.create({})).finish());
-}
-
-// Span.flags (field 16, fixed32) of every span of a protobuf-encoded
-// request, in order, 0 where absent. The generated code above predates the
-// field (OTLP 1.1) and skips it, so it is read off the wire with
-// protobufjs's Reader: request.resource_spans = 1, ResourceSpans.scope_spans
-// = 2, ScopeSpans.spans = 2.
-export function spanFlags(buf) {
-  const fields = (bytes, no) => {
-    const r = Reader.create(bytes);
-    const out = [];
-    while (r.pos < r.len) {
-      const tag = r.uint32();
-      const wire = tag & 7;
-      if (wire === 2 && tag >>> 3 === no) out.push(r.bytes());
-      else if (wire === 5 && tag >>> 3 === no) out.push(r.fixed32());
-      else r.skipType(wire);
-    }
-    return out;
-  };
-  return fields(buf, 1).flatMap((rs) => fields(rs, 2).flatMap((ss) => fields(ss, 2).map((span) => {
-    const flags = fields(span, 16);
-    return flags.length ? flags[flags.length - 1] : 0;
-  })));
 }
 
 export function hex(bytes) {

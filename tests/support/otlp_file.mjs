@@ -2,7 +2,7 @@
 // Collector's file exporter write: one ExportTraceServiceRequest per line)
 // with the official OpenTelemetry JS decoder, and prints one JSON line per
 // span: flatten()'s fields, plus `line` (1-based) and `flags` (Span.flags,
-// which the generated code does not know; taken from the text).
+// which the generated code does not know: otlp_flags.mjs).
 //
 //   node otlp_file.mjs FILE
 //
@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 
 import { flatten } from './otlp_decode.mjs';
+import { jsonSpanFlags } from './otlp_flags.mjs';
 import { decodeJsonRequest, jsonViolations } from './otlp_json_decode.mjs';
 
 const [path] = process.argv.slice(2);
@@ -26,10 +27,10 @@ if (text !== '' && !text.endsWith('\n')) {
 }
 const out = [];
 text.split('\n').slice(0, -1).forEach((line, i) => {
-  let spans, raw, violations;
+  let spans, flags, violations;
   try {
-    raw = JSON.parse(line);
     spans = flatten(decodeJsonRequest(line));
+    flags = jsonSpanFlags(line);
     violations = jsonViolations(line);
   } catch (e) {
     console.error(`${path}:${i + 1}: ${e.message}: ${line.slice(0, 200)}`);
@@ -39,8 +40,6 @@ text.split('\n').slice(0, -1).forEach((line, i) => {
     console.error(`${path}:${i + 1}: ${violations.join('; ')}`);
     process.exit(1);
   }
-  const flags = (raw.resourceSpans || []).flatMap((rs) =>
-    (rs.scopeSpans || []).flatMap((ss) => (ss.spans || []).map((s) => s.flags)));
-  spans.forEach((s, k) => out.push(JSON.stringify({ ...s, line: i + 1, flags: flags[k] })));
+  spans.forEach((s) => out.push(JSON.stringify({ ...s, line: i + 1, flags: flags[s.spanId] })));
 });
 process.stdout.write(out.map((l) => l + '\n').join(''));
