@@ -334,7 +334,9 @@ static struct curl_slist *build_headers(const struct op_sender_opts *o)
 		if (line.err || add_line(&list, line.p))
 			goto fail;
 	}
-	if (own_agent && add_line(&list, "User-Agent: otelpreload/" OP_VERSION))
+	/* The OTLP specification's form first, then the product. */
+	if (own_agent &&
+	    add_line(&list, "User-Agent: OTel-OTLP-Exporter-C/" OP_VERSION " otelpreload/" OP_VERSION))
 		goto fail;
 	if (o->grpc) {
 		/* gRPC over HTTP/2: the server must know we read trailers (grpc-status). */
@@ -632,6 +634,150 @@ static void log_partial(struct op_sender *h, long long rejected, const char *msg
 }
 
 /*
+ * The partialSuccess of an OTLP/JSON answer:
+ * {"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}. A small
+ * scanner rather than a JSON library: only these two members matter, and
+ * only for a debug line. `msg` points into the answer, still escaped.
+ */
+struct json_partial {
+	long long rejected;
+	const char *msg;
+	size_t msg_len;
+};
+
+struct jscan {
+	const char *p, *end;
+	int depth;
+};
+
+#define OP_JSON_DEPTH_MAX 32
+
+static void jspace(struct jscan *j)
+{
+	while (j->p < j->end && strchr(" \t\r\n", *j->p) && *j->p)
+		j->p++;
+}
+
+/* A string: sets <*s, *len> to its raw contents. */
+static int jstring(struct jscan *j, const char **s, size_t *len)
+{
+	if (j->p >= j->end || *j->p != '"')
+		return -1;
+	*s = ++j->p;
+	while (j->p < j->end && *j->p != '"')
+		j->p += *j->p == '\\' ? 2 : 1;
+	if (j->p >= j->end)
+		return -1;
+	*len = (size_t)(j->p++ - *s);
+	return 0;
+}
+
+static int jvalue(struct jscan *j, struct json_partial *out, int role);
+
+/* Roles: what the value being read is, so the two members are recognised. */
+enum { J_OTHER, J_TOP, J_PARTIAL, J_REJECTED, J_MESSAGE };
+
+static int jobject(struct jscan *j, struct json_partial *out, int role)
+{
+	const char *k;
+	size_t klen;
+	int sub;
+
+	j->p++;
+	jspace(j);
+	if (j->p < j->end && *j->p == '}')
+		return j->p++, 0;
+	for (;;) {
+		jspace(j);
+		if (jstring(j, &k, &klen))
+			return -1;
+		jspace(j);
+		if (j->p >= j->end || *j->p++ != ':')
+			return -1;
+		jspace(j);
+		sub = J_OTHER;
+#define KEY(n) (klen == sizeof(n) - 1 && !memcmp(k, n, klen))
+		if (role == J_TOP && KEY("partialSuccess"))
+			sub = J_PARTIAL;
+		else if (role == J_PARTIAL && KEY("rejectedSpans"))
+			sub = J_REJECTED;
+		else if (role == J_PARTIAL && KEY("errorMessage"))
+			sub = J_MESSAGE;
+#undef KEY
+		if (jvalue(j, out, sub))
+			return -1;
+		jspace(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (j->p < j->end && *j->p == '}')
+			return j->p++, 0;
+		return -1;
+	}
+}
+
+static int jvalue(struct jscan *j, struct json_partial *out, int role)
+{
+	const char *s;
+	size_t len;
+	int rc = 0;
+
+	if (j->p >= j->end || ++j->depth > OP_JSON_DEPTH_MAX)
+		return -1;
+	if (*j->p == '{') {
+		rc = jobject(j, out, role == J_TOP || role == J_PARTIAL ? role : J_OTHER);
+	} else if (*j->p == '[') {
+		j->p++;
+		jspace(j);
+		if (j->p < j->end && *j->p == ']') {
+			j->p++;
+		} else {
+			for (;;) {
+				jspace(j);
+				if (jvalue(j, out, J_OTHER))
+					return -1;
+				jspace(j);
+				if (j->p < j->end && *j->p == ',') {
+					j->p++;
+					continue;
+				}
+				if (j->p >= j->end || *j->p++ != ']')
+					return -1;
+				break;
+			}
+		}
+	} else if (*j->p == '"') {
+		rc = jstring(j, &s, &len);
+		/* int64 is a string in the protobuf JSON mapping; a number is accepted too. */
+		if (!rc && role == J_REJECTED)
+			out->rejected = strtoll(s, NULL, 10);
+		else if (!rc && role == J_MESSAGE)
+			out->msg = s, out->msg_len = len;
+	} else {
+		s = j->p;
+		while (j->p < j->end && !strchr(",}] \t\r\n", *j->p))
+			j->p++;
+		if (j->p == s)
+			return -1;
+		if (role == J_REJECTED)
+			out->rejected = strtoll(s, NULL, 10);
+	}
+	j->depth--;
+	return rc;
+}
+
+static bool json_partial_success(const char *body, size_t len, struct json_partial *out)
+{
+	struct jscan j = { body, body + len, 0 };
+
+	jspace(&j);
+	if (j.p >= j.end || *j.p != '{')
+		return false;
+	return jvalue(&j, out, J_TOP) == 0;
+}
+
+/*
  * A successful answer may still report spans the collector dropped (OTLP
  * partial success). They must not be sent again, so this is information
  * only, at debug level.
@@ -641,19 +787,16 @@ static void report_partial_success(struct op_sender *h, CURL *c, size_t n_spans)
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r;
 	const uint8_t *msg = (const uint8_t *)h->resp.p;
 	size_t len = h->resp.len;
-	const char *type = NULL, *at;
+	const char *type = NULL;
 
 	if (!len || h->resp_truncated || h->answer == OP_ANSWER_NONE)
 		return;
 	if (h->answer == OP_ANSWER_OTLP_JSON) {
-		/* {"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}: the count is enough. */
-		op_buf_add(&h->resp, "", 1);   /* NUL-terminate for strstr */
-		if (h->resp.err || !(at = strstr(h->resp.p, "\"rejectedSpans\"")))
-			return;
-		at += sizeof "\"rejectedSpans\"" - 1;
-		at += strspn(at, " \t\r\n:\"");
-		if (strtoll(at, NULL, 10) > 0)
-			log_partial(h, strtoll(at, NULL, 10), h->resp.p, strlen(h->resp.p), n_spans);
+		struct json_partial p = { 0 };
+
+		if (json_partial_success(h->resp.p, h->resp.len, &p) &&
+		    (p.rejected || p.msg_len))
+			log_partial(h, p.rejected, p.msg, p.msg_len, n_spans);
 		return;
 	}
 	if (h->grpc) {
@@ -834,8 +977,15 @@ int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t 
 		/* At exit the host is waiting: a collector that is not there gets no second try. */
 		if (out == RETRY_CONNECT && (flags & OP_SEND_FINAL))
 			break;
+		/*
+		 * The server's wait, but never less than the backoff's floor: a
+		 * "Retry-After: 0" (or a date in the past) answered every time
+		 * must not turn into a tight loop of requests.
+		 */
 		if (wait_ms < 0)
 			wait_ms = op_backoff_ms(tries, next_rnd(h));
+		else if (wait_ms < op_backoff_ms(tries, 0))
+			wait_ms = op_backoff_ms(tries, 0);
 		resume = op_mono_ns() + wait_ms * 1000000;
 		if (resume >= deadline) {
 			op_debug("%s: no time left to retry (%lld ms wanted); %zu spans lost",

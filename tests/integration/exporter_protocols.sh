@@ -231,6 +231,8 @@ for proto in http/protobuf http/json grpc; do
 		note "$proto $bad: nothing delivered, silent, exit in $took ms"
 	done
 done
-grep -q tlsError "${RQ[http.mtls]}" || fail "the HTTPS receiver saw no failed client handshake"
-grep -q tlsError "${RQ[grpc.mtls]}" || fail "the gRPC receiver saw no failed client handshake"
+# The attempts were made: each server saw its handshakes fail.
+for k in http.tls http.mtls grpc.tls grpc.mtls; do
+	grep -q tlsError "${RQ[$k]}" || fail "the $k receiver saw no failed handshake"
+done
 pass

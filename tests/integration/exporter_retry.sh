@@ -109,6 +109,18 @@ attempts "Retry-After: 30 with a 2 s timeout" 1 0 0 0
 note "Retry-After: 30 with a 2 s timeout: given up, exit in $TOOK ms"
 stop_receiver
 
+# "Retry-After: 0" every time: the backoff's floor still spaces the
+# attempts (1 s x 1.5^n / 2), so 2.5 s hold at most 4, not a tight loop.
+start_receiver --script "$(printf '503:retry-after=0,%.0s' $(seq 50))503:retry-after=0"
+run_spanner retry-after-0 5 OTEL_EXPORTER_OTLP_TIMEOUT=2500
+check_json "$RREQS" <<'PY'
+assert 2 <= len(rows) <= 4, "Retry-After: 0 answered every time: %d attempts in 2.5 s" % len(rows)
+gaps = [b["mono"] - a["mono"] for a, b in zip(rows, rows[1:])]
+assert min(gaps) >= 400, "attempts %s ms apart: no floor under Retry-After: 0" % gaps
+print("-- Retry-After: 0 every time: %d attempts, gaps %s ms" % (len(rows), gaps))
+PY
+stop_receiver
+
 start_receiver --status 503
 run_spanner always-503 5 OTEL_EXPORTER_OTLP_TIMEOUT=2500
 check_json "$RREQS" <<'PY'

@@ -25,90 +25,9 @@
 #include "preload/resource.h"
 #include "preload/span.h"
 
-/*
- * Spans and attributes are built by hand, without the SDK: the encoders
- * are the only project code in this program, as in the exporter module.
- */
-static void add(struct op_attrs *a, const char *key, enum op_attr_type type)
-{
-	struct op_attr *v;
+#include "fixture_spans.h"
 
-	if (a->n == a->cap) {
-		a->cap = a->cap ? 2 * a->cap : 8;
-		a->v = realloc(a->v, a->cap * sizeof *a->v);
-		if (!a->v)
-			exit(2);
-	}
-	v = &a->v[a->n++];
-	memset(v, 0, sizeof *v);
-	v->key = strdup(key);
-	v->type = type;
-}
-
-static void set_str(struct op_attrs *a, const char *key, const char *value)
-{
-	add(a, key, OP_ATTR_STRING);
-	a->v[a->n - 1].v.s = strdup(value);
-}
-
-static void set_int(struct op_attrs *a, const char *key, int64_t value)
-{
-	add(a, key, OP_ATTR_INT);
-	a->v[a->n - 1].v.i = value;
-}
-
-static void set_bool(struct op_attrs *a, const char *key, bool value)
-{
-	add(a, key, OP_ATTR_BOOL);
-	a->v[a->n - 1].v.b = value;
-}
-
-static void set_double(struct op_attrs *a, const char *key, double value)
-{
-	add(a, key, OP_ATTR_DOUBLE);
-	a->v[a->n - 1].v.d = value;
-}
-
-static void attrs_free(struct op_attrs *a)
-{
-	uint32_t i;
-
-	for (i = 0; i < a->n; i++) {
-		free(a->v[i].key);
-		if (a->v[i].type == OP_ATTR_STRING)
-			free(a->v[i].v.s);
-	}
-	free(a->v);
-}
-
-static struct op_span *mk(const char *name, enum op_span_kind kind, uint8_t trace_first,
-			  uint8_t span_first, uint8_t parent_first)
-{
-	struct op_span *s = calloc(1, sizeof *s);
-	int i;
-
-	if (!s)
-		exit(2);
-	for (i = 0; i < 16; i++)
-		s->ctx.trace_id[i] = (uint8_t)(trace_first + i);
-	for (i = 0; i < 8; i++)
-		s->ctx.span_id[i] = (uint8_t)(span_first + i);
-	if (parent_first)
-		for (i = 0; i < 8; i++)
-			s->parent_span_id[i] = (uint8_t)(parent_first + i);
-	s->ctx.flags = OP_TRACE_FLAG_SAMPLED;
-	s->name = strdup(name);
-	s->kind = kind;
-	return s;
-}
-
-static void span_free(struct op_span *s)
-{
-	attrs_free(&s->attrs);
-	free(s->name);
-	free(s->status_message);
-	free(s);
-}
+#define mk fixture_span
 
 static int write_file(const char *path, const uint8_t *buf, size_t len)
 {
@@ -289,10 +208,10 @@ int main(int argc, char **argv)
 		rc = json_to(argv[1], many, 1000, &res, false);
 
 	for (i = 0; i < 1000; i++)
-		span_free(many[i]);
+		fixture_span_free(many[i]);
 	free(many);
 	for (i = 0; i < N_FIXED; i++)
-		span_free(fixed[i]);
+		fixture_span_free(fixed[i]);
 	attrs_free(&res.attrs);
 	return rc ? 1 : 0;
 }

@@ -18,86 +18,17 @@
 
 #include "exporter/zipkin.h"
 
-/* Spans are built by hand, without the SDK: the encoder is the only project code tested. */
-static struct op_attr *add(struct op_attrs *a, const char *key, enum op_attr_type type)
-{
-	struct op_attr *v;
+#include "fixture_spans.h"
 
-	if (a->n == a->cap) {
-		a->cap = a->cap ? 2 * a->cap : 8;
-		a->v = realloc(a->v, a->cap * sizeof *a->v);
-		if (!a->v)
-			exit(2);
-	}
-	v = &a->v[a->n++];
-	memset(v, 0, sizeof *v);
-	v->key = strdup(key);
-	v->type = type;
-	return v;
-}
-
-static void set_str(struct op_attrs *a, const char *key, const char *value)
-{
-	add(a, key, OP_ATTR_STRING)->v.s = strdup(value);
-}
-
-static void set_int(struct op_attrs *a, const char *key, int64_t value)
-{
-	add(a, key, OP_ATTR_INT)->v.i = value;
-}
-
-static void set_bool(struct op_attrs *a, const char *key, bool value)
-{
-	add(a, key, OP_ATTR_BOOL)->v.b = value;
-}
-
-static void set_double(struct op_attrs *a, const char *key, double value)
-{
-	add(a, key, OP_ATTR_DOUBLE)->v.d = value;
-}
-
-static void attrs_free(struct op_attrs *a)
-{
-	uint32_t i;
-
-	for (i = 0; i < a->n; i++) {
-		free(a->v[i].key);
-		if (a->v[i].type == OP_ATTR_STRING)
-			free(a->v[i].v.s);
-	}
-	free(a->v);
-	memset(a, 0, sizeof *a);
-}
-
+/* With start and end times. */
 static struct op_span *mk(const char *name, enum op_span_kind kind, uint8_t trace_first,
 			  uint8_t span_first, uint8_t parent_first, int64_t start_ns, int64_t end_ns)
 {
-	struct op_span *s = calloc(1, sizeof *s);
-	int i;
+	struct op_span *s = fixture_span(name, kind, trace_first, span_first, parent_first);
 
-	if (!s)
-		exit(2);
-	for (i = 0; i < 16; i++)
-		s->ctx.trace_id[i] = (uint8_t)(trace_first + i);
-	for (i = 0; i < 8; i++)
-		s->ctx.span_id[i] = (uint8_t)(span_first + i);
-	if (parent_first)
-		for (i = 0; i < 8; i++)
-			s->parent_span_id[i] = (uint8_t)(parent_first + i);
-	s->ctx.flags = OP_TRACE_FLAG_SAMPLED;
-	s->name = strdup(name);
-	s->kind = kind;
 	s->start_ns = start_ns;
 	s->end_ns = end_ns;
 	return s;
-}
-
-static void span_free(struct op_span *s)
-{
-	attrs_free(&s->attrs);
-	free(s->name);
-	free(s->status_message);
-	free(s);
 }
 
 static int encode_to(const char *path, struct op_span *const *spans, size_t n,
@@ -247,10 +178,10 @@ int main(int argc, char **argv)
 		rc = encode_to(argv[4], many, 1000, &res);
 
 	for (i = 0; i < 1000; i++)
-		span_free(many[i]);
+		fixture_span_free(many[i]);
 	free(many);
 	for (i = 0; i < 7; i++)
-		span_free(fixed[i]);
+		fixture_span_free(fixed[i]);
 	attrs_free(&res.attrs);
 	attrs_free(&bare.attrs);
 	return rc ? 1 : 0;
