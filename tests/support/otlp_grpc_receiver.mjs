@@ -37,11 +37,15 @@
 // Failed TLS handshakes are logged as {"tlsError": ...}. It exits by
 // itself after --lifetime seconds (default 60) and on SIGTERM or SIGINT.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { flatten, v1 } from './otlp_decode.mjs';
 import { protoSpanFlags } from './otlp_flags.mjs';
+import {
+  TLS_OPTIONS, appendSpans, checkTls, exitAfter, logTlsErrors, parseArgs, parseScript, partialMessage,
+  requestLog, startClock, tlsInfo, writePortFile,
+} from './receiver_common.mjs';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');
@@ -59,46 +63,6 @@ function statusCode(name) {
 
 function statusName(code) {
   return grpc.status[code] || String(code);
-}
-
-function parseScript(s) {
-  return s.split(',').map((tok) => {
-    const [name, ...opts] = tok.trim().split(':');
-    const step = { code: statusCode(name) };
-    for (const o of opts) {
-      const [k, v] = o.split('=');
-      if (k === 'retry-delay') step.retryDelay = Number(v);
-      else if (k === 'partial') step.partial = Number(v);
-      else if (k === 'delay') step.delay = Number(v);
-      else throw new Error(`--script: unknown option ${o}`);
-    }
-    return step;
-  });
-}
-
-function parseArgs(argv) {
-  const o = { lifetime: 60, script: [], partial: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--port-file') o.portFile = next();
-    else if (a === '--out') o.out = next();
-    else if (a === '--requests') o.requests = next();
-    else if (a === '--lifetime') o.lifetime = Number(next());
-    else if (a === '--script') o.script = parseScript(next());
-    else if (a === '--partial-success') o.partial = Number(next());
-    else if (a === '--tls-cert') o.tlsCert = next();
-    else if (a === '--tls-key') o.tlsKey = next();
-    else if (a === '--client-ca') o.clientCa = next();
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!o.portFile || !o.out) throw new Error('--port-file and --out are required');
-  if (!o.tlsCert !== !o.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-  if (o.clientCa && !o.tlsCert) throw new Error('--client-ca needs --tls-cert');
-  return o;
 }
 
 // google.rpc.Status, google.rpc.RetryInfo and what they use, as
@@ -142,24 +106,25 @@ function statusDetails(code, message, retryDelay) {
   })).finish());
 }
 
-const opts = parseArgs(process.argv.slice(2));
+const SCRIPT_OPTIONS = {
+  'retry-delay': ['retryDelay', Number],
+  'partial': ['partial', Number],
+  'delay': ['delay', Number],
+};
+
+const opts = parseArgs(process.argv.slice(2), { script: [], partial: 0 }, {
+  '--script': ['script', (v) => parseScript(v, (name) => ({ code: statusCode(name) }), SCRIPT_OPTIONS)],
+  '--partial-success': ['partial', Number],
+  ...TLS_OPTIONS,
+});
+if (!opts.portFile || !opts.out) throw new Error('--port-file and --out are required');
+checkTls(opts);
 writeFileSync(opts.out, '');
-const t0 = process.hrtime.bigint();
+const clock = startClock();
 let seq = 0;
 let streams = 0;
 const pending = new Map(); // TAG value -> what was seen on the HTTP/2 stream
-
-function logRequest(entry) {
-  if (opts.requests) appendFileSync(opts.requests, JSON.stringify(entry) + '\n');
-}
-
-function tlsInfo(socket) {
-  if (!socket || typeof socket.getProtocol !== 'function') return null;
-  const info = { protocol: socket.getProtocol(), alpn: socket.alpnProtocol || '', authorized: socket.authorized };
-  const peer = socket.getPeerCertificate();
-  if (peer && peer.subject) info.clientSubject = peer.subject;
-  return info;
-}
+const logRequest = requestLog(opts.requests);
 
 // Sees every HTTP/2 stream before grpc-js does: keeps the request headers
 // as sent (grpc-js hides content-type, te, grpc-encoding from the
@@ -168,8 +133,7 @@ function tlsInfo(socket) {
 function tap(stream, headers) {
   const id = String(++streams);
   const seen = {
-    time: Date.now(),
-    mono: Number(process.hrtime.bigint() - t0) / 1e6,
+    ...clock(),
     headers: { ...headers },
     bytes: 0,
     prefix: Buffer.alloc(0),
@@ -259,12 +223,11 @@ function exportHandler(call, callback) {
       return;
     }
     const rejected = step.partial !== undefined ? step.partial : opts.partial;
-    if (spans.length)
-      appendFileSync(opts.out, spans.map((s) => JSON.stringify(s) + '\n').join(''));
+    appendSpans(opts.out, spans);
     let response = {};
     if (rejected) {
       entry.partial = rejected;
-      response = { partialSuccess: { rejectedSpans: rejected, errorMessage: `test receiver rejected ${rejected} spans` } };
+      response = { partialSuccess: { rejectedSpans: rejected, errorMessage: partialMessage(rejected) } };
     }
     finish(grpc.status.OK, '', null, response);
   };
@@ -284,12 +247,7 @@ function credentials() {
 const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
 server.addService(service, { Export: exportHandler });
 
-function stop() {
-  process.exit(0);
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-setTimeout(stop, opts.lifetime * 1000).unref();
+exitAfter(opts.lifetime);
 
 server.bindAsync('127.0.0.1:0', credentials(), (err, port) => {
   if (err) {
@@ -300,11 +258,7 @@ server.bindAsync('127.0.0.1:0', credentials(), (err, port) => {
   // in package.json); the tap has to run before its own 'stream' handler.
   for (const h2 of server.http2Servers.keys()) {
     h2.prependListener('stream', tap);
-    if (opts.tlsCert) {
-      h2.on('tlsClientError', (e) => logRequest({ seq: 0, time: Date.now(), tlsError: String(e.code || e.message) }));
-    }
+    if (opts.tlsCert) logTlsErrors(h2, logRequest);
   }
-  const tmp = `${opts.portFile}.tmp`;
-  writeFileSync(tmp, `${port}\n`);
-  renameSync(tmp, opts.portFile);
+  writePortFile(opts.portFile, port);
 });

@@ -42,7 +42,7 @@
 // clientSubject). It exits by itself after --lifetime seconds (default
 // 60) and on SIGTERM or SIGINT.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import { gunzipSync } from 'node:zlib';
@@ -50,77 +50,47 @@ import { gunzipSync } from 'node:zlib';
 import { decodeRequest, emptyResponse, flatten, v1 } from './otlp_decode.mjs';
 import { jsonSpanFlags, protoSpanFlags } from './otlp_flags.mjs';
 import { decodeJsonRequest, jsonResponse, jsonViolations } from './otlp_json_decode.mjs';
+import {
+  TLS_OPTIONS, appendSpans, checkTls, exitAfter, listenLocal, logTlsErrors, parseArgs, parseScript,
+  partialMessage, requestLog, startClock, text, tlsInfo,
+} from './receiver_common.mjs';
 
-function parseScript(s) {
-  return s.split(',').map((tok) => {
-    tok = tok.trim();
-    if (tok === 'drop') return { drop: true };
-    const [code, ...opts] = tok.split(':');
-    const step = { status: Number(code) };
-    if (!Number.isInteger(step.status) || step.status < 100 || step.status > 599)
-      throw new Error(`--script: bad status in ${tok}`);
-    for (const o of opts) {
-      const [k, v] = o.split('=');
-      if (k === 'retry-after') step.retryAfter = v;
-      else if (k === 'retry-after-date') step.retryAfterDate = Number(v);
-      else if (k === 'partial') step.partial = Number(v);
-      else if (k === 'delay') step.delay = Number(v);
-      else throw new Error(`--script: unknown option ${o}`);
-    }
-    return step;
-  });
+// A --script step's head: an HTTP status, or "drop".
+function scriptStatus(code, tok) {
+  if (tok === 'drop') return { drop: true };
+  const step = { status: Number(code) };
+  if (!Number.isInteger(step.status) || step.status < 100 || step.status > 599)
+    throw new Error(`--script: bad status in ${tok}`);
+  return step;
 }
 
-function parseArgs(argv) {
-  const o = { status: 200, blackhole: false, lifetime: 60, script: [], partial: 0, port: 0, listenDelay: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--port-file') o.portFile = next();
-    else if (a === '--out') o.out = next();
-    else if (a === '--requests') o.requests = next();
-    else if (a === '--status') o.status = Number(next());
-    else if (a === '--blackhole') o.blackhole = true;
-    else if (a === '--lifetime') o.lifetime = Number(next());
-    else if (a === '--script') o.script = parseScript(next());
-    else if (a === '--partial-success') o.partial = Number(next());
-    else if (a === '--tls-cert') o.tlsCert = next();
-    else if (a === '--tls-key') o.tlsKey = next();
-    else if (a === '--client-ca') o.clientCa = next();
-    else if (a === '--port') o.port = Number(next());
-    else if (a === '--listen-delay') o.listenDelay = Number(next());
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!o.portFile || !o.out) throw new Error('--port-file and --out are required');
-  if (!o.tlsCert !== !o.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-  if (o.clientCa && !o.tlsCert) throw new Error('--client-ca needs --tls-cert');
-  return o;
-}
+const SCRIPT_OPTIONS = {
+  'retry-after': ['retryAfter', text],
+  'retry-after-date': ['retryAfterDate', Number],
+  'partial': ['partial', Number],
+  'delay': ['delay', Number],
+};
 
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs(process.argv.slice(2), {
+  status: 200, blackhole: false, script: [], partial: 0, port: 0, listenDelay: 0,
+}, {
+  '--status': ['status', Number],
+  '--blackhole': ['blackhole'],
+  '--script': ['script', (v) => parseScript(v, scriptStatus, SCRIPT_OPTIONS)],
+  '--partial-success': ['partial', Number],
+  ...TLS_OPTIONS,
+  '--port': ['port', Number],
+  '--listen-delay': ['listenDelay', Number],
+});
+if (!opts.portFile || !opts.out) throw new Error('--port-file and --out are required');
+checkTls(opts);
 writeFileSync(opts.out, '');
-const t0 = process.hrtime.bigint();
+const clock = startClock();
 let seq = 0;
-
-function logRequest(entry) {
-  if (opts.requests) appendFileSync(opts.requests, JSON.stringify(entry) + '\n');
-}
-
-function tlsInfo(socket) {
-  if (!socket || typeof socket.getProtocol !== 'function') return null;
-  const info = { protocol: socket.getProtocol(), alpn: socket.alpnProtocol || '', authorized: socket.authorized };
-  const peer = socket.getPeerCertificate();
-  if (peer && peer.subject) info.clientSubject = peer.subject;
-  return info;
-}
-
-const PARTIAL_MESSAGE = (n) => `test receiver rejected ${n} spans`;
+const logRequest = requestLog(opts.requests);
 
 function handler(req, res) {
-  const arrived = { time: Date.now(), mono: Number(process.hrtime.bigint() - t0) / 1e6 };
+  const arrived = clock();
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -205,15 +175,14 @@ function handler(req, res) {
       }
       const rejected = step.partial !== undefined ? step.partial : opts.partial;
       if (rejected) entry.partial = rejected;
-      if (spans.length)
-        appendFileSync(opts.out, spans.map((s) => JSON.stringify(s) + '\n').join(''));
+      appendSpans(opts.out, spans);
       if (json) {
-        reply(200, rejected ? jsonResponse(rejected, PARTIAL_MESSAGE(rejected)) : jsonResponse(0),
+        reply(200, rejected ? jsonResponse(rejected, partialMessage(rejected)) : jsonResponse(0),
           'application/json');
       } else {
         const payload = rejected
           ? Buffer.from(v1.response.encode(v1.response.create({
-            partialSuccess: { rejectedSpans: rejected, errorMessage: PARTIAL_MESSAGE(rejected) },
+            partialSuccess: { rejectedSpans: rejected, errorMessage: partialMessage(rejected) },
           })).finish())
           : emptyResponse();
         reply(200, payload, 'application/x-protobuf');
@@ -233,25 +202,6 @@ const server = opts.tlsCert
   }, handler)
   : createServer(handler);
 
-if (opts.tlsCert) {
-  // Handshakes that fail (no or a wrong client certificate, a client that
-  // does not trust us) are counted in the log, not fatal.
-  server.on('tlsClientError', (err) => {
-    logRequest({ seq: 0, time: Date.now(), tlsError: String(err.code || err.message) });
-  });
-}
-
-function stop() {
-  process.exit(0);
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-setTimeout(stop, opts.lifetime * 1000).unref();
-
-setTimeout(() => {
-  server.listen(opts.port, '127.0.0.1', () => {
-    const tmp = `${opts.portFile}.tmp`;
-    writeFileSync(tmp, `${server.address().port}\n`);
-    renameSync(tmp, opts.portFile);
-  });
-}, opts.listenDelay);
+if (opts.tlsCert) logTlsErrors(server, logRequest);
+exitAfter(opts.lifetime);
+setTimeout(() => listenLocal(server, opts.port, opts.portFile), opts.listenDelay);

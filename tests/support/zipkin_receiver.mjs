@@ -15,34 +15,15 @@
 // (default 60) and on SIGTERM or SIGINT. --check validates one saved body
 // instead, writes its spans to --out and exits 0, or 1 after printing the
 // faults.
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
+import { appendSpans, exitAfter, jsonLines, listenLocal, parseArgs, requestLog, text } from './receiver_common.mjs';
 import { checkBody } from './zipkin_v2.mjs';
 
-function parseArgs(argv) {
-  const o = { lifetime: 60 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--port-file') o.portFile = next();
-    else if (a === '--out') o.out = next();
-    else if (a === '--requests') o.requests = next();
-    else if (a === '--lifetime') o.lifetime = Number(next());
-    else if (a === '--check') o.check = next();
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!o.out || (!o.portFile && !o.check)) throw new Error('--out and --port-file or --check are required');
-  return o;
-}
-
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs(process.argv.slice(2), {}, { '--check': ['check', text] });
+if (!opts.out || (!opts.portFile && !opts.check)) throw new Error('--out and --port-file or --check are required');
 writeFileSync(opts.out, '');
-
-const lines = (spans) => spans.map((s) => JSON.stringify(s) + '\n').join('');
 
 if (opts.check) {
   const [errors, spans] = checkBody(readFileSync(opts.check));
@@ -50,13 +31,11 @@ if (opts.check) {
     console.error(`${opts.check} is not valid Zipkin v2:\n  ${errors.join('\n  ')}`);
     process.exit(1);
   }
-  writeFileSync(opts.out, lines(spans));
+  writeFileSync(opts.out, jsonLines(spans));
   process.exit(0);
 }
 
-function logRequest(entry) {
-  if (opts.requests) appendFileSync(opts.requests, JSON.stringify(entry) + '\n');
-}
+const logRequest = requestLog(opts.requests);
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -94,20 +73,10 @@ const server = createServer((req, res) => {
       return;
     }
     entry.spans = spans.length;
-    if (spans.length) appendFileSync(opts.out, lines(spans));
+    appendSpans(opts.out, spans);
     reply(202, '');
   });
 });
 
-function stop() {
-  process.exit(0);
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-setTimeout(stop, opts.lifetime * 1000).unref();
-
-server.listen(0, '127.0.0.1', () => {
-  const tmp = `${opts.portFile}.tmp`;
-  writeFileSync(tmp, `${server.address().port}\n`);
-  renameSync(tmp, opts.portFile);
-});
+exitAfter(opts.lifetime);
+listenLocal(server, 0, opts.portFile);
