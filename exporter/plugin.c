@@ -46,7 +46,7 @@ static void destroy(void *ctx)
 	free(x);
 }
 
-static struct op_sender *otlp_create(const struct op_config *cfg)
+static struct op_sender *otlp_create(const struct op_config *cfg, const _Atomic bool *exiting)
 {
 	static const char *const types[] = {
 		[OP_OTLP_HTTP_PROTOBUF] = "application/x-protobuf",
@@ -67,6 +67,7 @@ static struct op_sender *otlp_create(const struct op_config *cfg)
 		.key_file = cfg->otlp_client_key,
 		.answer = cfg->otlp_protocol == OP_OTLP_HTTP_JSON ? OP_ANSWER_OTLP_JSON
 								    : OP_ANSWER_OTLP_PROTO,
+		.exiting = exiting,
 	};
 
 	if (!o.url) {
@@ -76,7 +77,7 @@ static struct op_sender *otlp_create(const struct op_config *cfg)
 	return op_sender_create(&o);
 }
 
-static struct op_sender *zipkin_create(const struct op_config *cfg)
+static struct op_sender *zipkin_create(const struct op_config *cfg, const _Atomic bool *exiting)
 {
 	struct op_sender_opts o = {
 		.what = "Zipkin",
@@ -84,6 +85,7 @@ static struct op_sender *zipkin_create(const struct op_config *cfg)
 		.content_type = "application/json",
 		.timeout_ms = cfg->zipkin_timeout_ms,
 		.answer = OP_ANSWER_NONE,
+		.exiting = exiting,
 	};
 
 	if (!o.url) {
@@ -93,7 +95,7 @@ static struct op_sender *zipkin_create(const struct op_config *cfg)
 	return op_sender_create(&o);
 }
 
-static void *create(const struct op_config *cfg, int log_level)
+static void *create(const struct op_config *cfg, int log_level, const _Atomic bool *exiting)
 {
 	struct exporters *x;
 
@@ -112,9 +114,9 @@ static void *create(const struct op_config *cfg, int log_level)
 	if (x->wanted & OP_EXPORTER_FILE)
 		x->file = op_file_create(cfg->file_path);
 	if (x->wanted & OP_EXPORTER_OTLP)
-		x->otlp = otlp_create(cfg);
+		x->otlp = otlp_create(cfg, exiting);
 	if (x->wanted & OP_EXPORTER_ZIPKIN)
-		x->zipkin = zipkin_create(cfg);
+		x->zipkin = zipkin_create(cfg, exiting);
 	/* Each failure was reported where it happened. */
 	if (!x->console && !x->file && !x->otlp && !x->zipkin) {
 		destroy(x);

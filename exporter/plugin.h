@@ -11,6 +11,8 @@
 #ifndef OP_EXPORTER_PLUGIN_H
 #define OP_EXPORTER_PLUGIN_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +20,7 @@
 #include "../preload/resource.h"
 #include "../preload/span.h"
 
-#define OP_EXPORTER_ABI 2
+#define OP_EXPORTER_ABI 3
 #define OP_EXPORTER_ENTRY "otelpreload_exporter_v1"
 #define OP_EXPORTER_MODULE "libotelpreload-exporter.so"
 
@@ -37,10 +39,12 @@ struct op_exporter_api {
 
 	/*
 	 * Builds the exporters named in cfg->exporters. `log_level` is the
-	 * core's level. Returns an opaque context, or NULL when nothing could
-	 * be set up (reported once inside).
+	 * core's level. `exiting` turns true when the process starts to exit:
+	 * an export waiting to retry a collector that refuses connections then
+	 * gives up at once. Returns an opaque context, or NULL when nothing
+	 * could be set up (reported once inside).
 	 */
-	void *(*create)(const struct op_config *cfg, int log_level);
+	void *(*create)(const struct op_config *cfg, int log_level, const _Atomic bool *exiting);
 
 	/*
 	 * Sends `n` spans (n > 0) with their resource. Called from the worker

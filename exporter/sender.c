@@ -60,6 +60,7 @@ struct op_sender {
 	int64_t timeout_ms;    /* one export, retries included */
 	bool grpc, gzip, https;
 	enum op_answer answer;
+	const _Atomic bool *exiting;
 	char *ca_file, *cert_file, *key_file;
 
 	/*
@@ -523,6 +524,7 @@ struct op_sender *op_sender_create(const struct op_sender_opts *o)
 	h->grpc = o->grpc;
 	h->gzip = o->gzip;
 	h->answer = o->answer;
+	h->exiting = o->exiting;
 	h->timeout_ms = o->timeout_ms;
 	h->rnd = (uint32_t)op_mono_ns() ^ (uint32_t)getpid() * 2654435761u;
 	if (!h->rnd)
@@ -897,12 +899,37 @@ static uint32_t next_rnd(struct op_sender *h)
 	return h->rnd = x;
 }
 
-static void sleep_until(int64_t mono_ns)
+static bool exiting(const struct op_sender *h, unsigned flags)
 {
-	struct timespec ts = { .tv_sec = mono_ns / 1000000000, .tv_nsec = mono_ns % 1000000000 };
+	return (flags & OP_SEND_FINAL) ||
+	       (h->exiting && atomic_load_explicit(h->exiting, memory_order_relaxed));
+}
 
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
+/* Slices of a wait between attempts: how soon the start of an exit is noticed. */
+#define OP_WAIT_SLICE_NS (20 * 1000000LL)
+
+/*
+ * Sleeps until `mono_ns`. With `give_up_on_exit`, returns false as soon
+ * as the process starts exiting (the host must not wait for a collector
+ * that is down); true when the time has come.
+ */
+static bool wait_until(const struct op_sender *h, int64_t mono_ns, bool give_up_on_exit)
+{
+	for (;;) {
+		int64_t now = op_mono_ns(), until = mono_ns;
+		struct timespec ts;
+
+		if (give_up_on_exit && exiting(h, 0))
+			return false;
+		if (now >= mono_ns)
+			return true;
+		if (give_up_on_exit && until - now > OP_WAIT_SLICE_NS)
+			until = now + OP_WAIT_SLICE_NS;
+		ts.tv_sec = until / 1000000000;
+		ts.tv_nsec = until % 1000000000;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
 }
 
 /* One POST, bounded by `deadline`. */
@@ -975,7 +1002,7 @@ int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t 
 		if (out == SENT || out == LOST)
 			break;
 		/* At exit the host is waiting: a collector that is not there gets no second try. */
-		if (out == RETRY_CONNECT && (flags & OP_SEND_FINAL))
+		if (out == RETRY_CONNECT && exiting(h, flags))
 			break;
 		/*
 		 * The server's wait, but never less than the backoff's floor: a
@@ -992,7 +1019,10 @@ int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t 
 				 h->shown_url, (long long)wait_ms, n_spans);
 			break;
 		}
-		sleep_until(resume);
+		if (!wait_until(h, resume, out == RETRY_CONNECT)) {
+			op_debug("%s: the process is exiting; %zu spans lost", h->shown_url, n_spans);
+			break;
+		}
 	}
 	if (out == SENT) {
 		op_debug("exported %zu spans (%zu bytes%s) to %s in %lld ms, %u attempt%s", n_spans,

@@ -7,6 +7,7 @@
 #ifndef OP_EXPORTER_SENDER_H
 #define OP_EXPORTER_SENDER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@ struct op_sender_opts {
 	const char *cert_file;         /* client certificate (PEM), NULL: none */
 	const char *key_file;          /* its key */
 	enum op_answer answer;
+	const _Atomic bool *exiting;   /* the core's flag (plugin.h), NULL: never */
 };
 
 struct op_sender;
@@ -44,7 +46,9 @@ struct op_sender *op_sender_create(const struct op_sender_opts *o);
 enum {
 	/*
 	 * The process is exiting: a collector that refuses connections is not
-	 * tried again, the host should not wait for it.
+	 * tried again, the host should not wait for it. (The `exiting` flag
+	 * turning true during an export has the same effect, also on a wait
+	 * between attempts.)
 	 */
 	OP_SEND_FINAL = 1u << 0,
 };

@@ -53,6 +53,9 @@ static _Atomic uint64_t failed_spans;
 /* Set by the exit flush: exporters then stop waiting for a collector that is down. */
 static _Atomic bool exiting;
 
+/* Spans in the export under way, for the report at exit. */
+static _Atomic uint64_t in_flight;
+
 /*
  * The exporter module. Loaded by the worker thread and used by it alone;
  * kept across fork (the mapping is inherited) but its context is not: the
@@ -140,8 +143,9 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 		load_exporter();
 	if (api && !api_created) {
 		api_created = true;
-		api_ctx = api->create(&op_cfg, op_log_level);
+		api_ctx = api->create(&op_cfg, op_log_level, &exiting);
 	}
+	atomic_store_explicit(&in_flight, n, memory_order_relaxed);
 	if (api && api_ctx)
 		r = api->export_spans(api_ctx, batch, n, res, deadline,
 				      atomic_load_explicit(&exiting, memory_order_relaxed) ?
@@ -153,6 +157,7 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 		atomic_fetch_add_explicit(&failed_spans, n, memory_order_relaxed);
 		op_debug("export of %u spans failed; dropped", n);
 	}
+	atomic_store_explicit(&in_flight, 0, memory_order_relaxed);
 	for (uint32_t i = 0; i < n; i++)
 		op_span_free(batch[i]);
 }
@@ -249,14 +254,25 @@ void op_bsp_exit_flush(void)
 	/*
 	 * The one line a user who asked for info gets: export failures are
 	 * debug-level (a collector that is down must not fill the host's
-	 * stderr), but how many spans were lost is worth knowing.
+	 * stderr), but how many spans were lost is worth knowing. Spans still
+	 * queued or being exported when the wait ended are lost too: the
+	 * process is about to end.
 	 */
-	if (first && (op_bsp_exported() || op_bsp_dropped()))
-		op_info("at exit: %llu spans exported, %llu lost (%llu with the queue full, "
-			"%llu in failed exports)",
-			(unsigned long long)op_bsp_exported(), (unsigned long long)op_bsp_dropped(),
-			(unsigned long long)op_queue_dropped(&queue),
-			(unsigned long long)atomic_load_explicit(&failed_spans, memory_order_relaxed));
+	if (first) {
+		uint64_t full = op_queue_dropped(&queue);
+		uint64_t failed = atomic_load_explicit(&failed_spans, memory_order_relaxed);
+		uint64_t pending = op_queue_len(&queue) +
+				   atomic_load_explicit(&in_flight, memory_order_relaxed);
+		uint64_t done = op_bsp_exported();
+
+		if (done || full || failed || pending)
+			op_info("at exit: %llu spans exported, %llu lost (%llu with the queue full, "
+				"%llu in failed exports, %llu unsent when the exit wait ended)",
+				(unsigned long long)done,
+				(unsigned long long)(full + failed + pending),
+				(unsigned long long)full, (unsigned long long)failed,
+				(unsigned long long)pending);
+	}
 }
 
 static void at_exit(void)
@@ -403,6 +419,7 @@ void op_bsp_atfork_child(void)
 	w.flush_req = w.flush_done = 0;
 	exit_deadline = 0;
 	atomic_store_explicit(&exiting, false, memory_order_relaxed);
+	atomic_store_explicit(&in_flight, 0, memory_order_relaxed);
 	api_ctx = NULL;
 	api_created = false;
 	atomic_store_explicit(&exported, 0, memory_order_relaxed);
