@@ -130,15 +130,9 @@ start_fault() {
 	local n=$((++OP_RECEIVERS))
 	FLOG=$T/fault.$n.jsonl
 	: >"$FLOG"
-	"$PYTHON" -u "$FAULT" --mode "$@" --port-file "$T/fport.$n" --log "$FLOG" --lifetime 100 \
-		>"$T/fault.$n.log" 2>&1 &
-	FPID=$!
-	track "$FPID"
-	wait_file "$T/fport.$n" 10 || {
-		cat "$T/fault.$n.log" >&2
-		fail "fault_collector.py --mode $1 did not start"
-	}
-	FPORT=$(cat "$T/fport.$n")
+	spawn_server "fault_collector.py --mode $1" "$T/fport.$n" "$T/fault.$n.log" 10 \
+		"$PYTHON" -u "$FAULT" --mode "$@" --port-file "$T/fport.$n" --log "$FLOG" --lifetime 100
+	FPID=$SERVER_PID FPORT=$SERVER_PORT
 }
 
 # one_run CASE PAIR KIND(off|on|info) ENDPOINT [ENV=VALUE...]: one run of

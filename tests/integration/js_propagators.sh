@@ -39,10 +39,9 @@ SUPPORT=$SRC/tests/support
 start_receiver
 OTEL_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" OTEL_BSP_SCHEDULE_DELAY=100)
 
-node "$JSP" server --port-file "$T/js.port" --out "$T/js.jsonl" --lifetime 110 >"$T/js.log" 2>&1 &
-track $!
-wait_file "$T/js.port" 15 || { cat "$T/js.log" >&2; fail "the Node propagator server did not start"; }
-JURL=http://127.0.0.1:$(cat "$T/js.port")
+spawn_server "the Node propagator server" "$T/js.port" "$T/js.log" 15 \
+	node "$JSP" server --port-file "$T/js.port" --out "$T/js.jsonl" --lifetime 110
+JURL=http://127.0.0.1:$SERVER_PORT
 
 # hex N: N random bytes as 2N lower-case hex digits.
 hex() {
@@ -73,12 +72,10 @@ rawget() {
 start_relay() {
 	local name=$1
 	shift
-	env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$name" "${OTEL_ENV[@]}" "$@" \
-		timeout 100 "$PYTHON" -u "$RELAY" --port-file "$T/$name.port" --upstream "$JURL" \
-		>"$T/$name.log" 2>&1 &
-	track $!
-	wait_file "$T/$name.port" 15 || { cat "$T/$name.log" >&2; fail "the relay $name did not start"; }
-	RELAYPORT=$(cat "$T/$name.port")
+	spawn_server "the relay $name" "$T/$name.port" "$T/$name.log" 15 \
+		env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$name" "${OTEL_ENV[@]}" "$@" \
+		timeout 100 "$PYTHON" -u "$RELAY" --port-file "$T/$name.port" --upstream "$JURL"
+	RELAYPORT=$SERVER_PORT
 }
 
 # --- (a) our injection: curl under the library -> JS extraction ------------

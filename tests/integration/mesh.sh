@@ -32,13 +32,11 @@ PEER=http://127.0.0.1:$PPORT
 start_relay() {
 	local name=$1
 	shift
-	env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$name" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+	spawn_server "the relay $name" "$T/$name.port" "$T/$name.log" 15 \
+		env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$name" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
 		OTEL_BSP_SCHEDULE_DELAY=100 "$@" \
-		timeout 100 "$PYTHON" -u "$RELAY" --port-file "$T/$name.port" --upstream "$PEER" \
-		>"$T/$name.log" 2>&1 &
-	track $!
-	wait_file "$T/$name.port" 15 || { cat "$T/$name.log" >&2; fail "the relay $name did not start"; }
-	RELAYPORT=$(cat "$T/$name.port")
+		timeout 100 "$PYTHON" -u "$RELAY" --port-file "$T/$name.port" --upstream "$PEER"
+	RELAYPORT=$SERVER_PORT
 }
 hex() {
 	od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
@@ -103,15 +101,15 @@ send m-fwd-1025 "$FWD" "" -- "${ENVOY[@]/X-Custom: not-listed/X-Custom: ${V1024}
 
 # One inbound request, two outbound ones (tests/support/w3c_service.py posts
 # to each URL it is given): both carry the forwarded headers.
-env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=mesh-two OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+spawn_server "the two-call service" "$T/two.port" "$T/two.log" 15 \
+	env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=mesh-two OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
 	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_PROPAGATORS=b3multi \
-	timeout 100 "$PYTHON" -u "$SUPPORT/w3c_service.py" --port-file "$T/two.port" >"$T/two.log" 2>&1 &
-track $!
-wait_file "$T/two.port" 15 || { cat "$T/two.log" >&2; fail "the two-call service did not start"; }
+	timeout 100 "$PYTHON" -u "$SUPPORT/w3c_service.py" --port-file "$T/two.port"
+TWOPORT=$SERVER_PORT
 envoy_headers m-two "$(hex 16)" "$(hex 8)" 1 "$(uuid)"
 out=$(curl --noproxy '*' -sS --max-time 20 "${ENVOY[@]}" -H 'Content-Type: application/json' \
 	--data "[{\"url\": \"$PEER/m/two?case=m-two-0\"}, {\"url\": \"$PEER/m/two?case=m-two-1\"}]" \
-	"http://127.0.0.1:$(cat "$T/two.port")/") || fail "m-two: curl failed"
+	"http://127.0.0.1:$TWOPORT/") || fail "m-two: curl failed"
 [ "$out" = "[200, 200]" ] || { cat "$T/two.log" >&2; fail "m-two: the service answered '$out'"; }
 
 # 8 requests at once through the thread-per-request service.

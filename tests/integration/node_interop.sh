@@ -24,13 +24,10 @@ start_receiver
 OTEL_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" OTEL_BSP_SCHEDULE_DELAY=100)
 
 # --- (a) preloaded curl -> SDK-instrumented Node server ----------------------
-node "$PEER" server --port-file "$T/node.port" --spans "$T/node-server.jsonl" \
-	--headers "$T/node-headers.jsonl" --requests 1 --lifetime 60 \
-	>"$T/node-server.log" 2>&1 &
-NPID=$!
-track "$NPID"
-wait_file "$T/node.port" 15 || { cat "$T/node-server.log" >&2; fail "the Node server did not start"; }
-NPORT=$(cat "$T/node.port")
+spawn_server "the Node server" "$T/node.port" "$T/node-server.log" 15 \
+	node "$PEER" server --port-file "$T/node.port" --spans "$T/node-server.jsonl" \
+	--headers "$T/node-headers.jsonl" --requests 1 --lifetime 60
+NPID=$SERVER_PID NPORT=$SERVER_PORT
 
 out=$(env "${OTEL_ENV[@]}" OTEL_SERVICE_NAME=curl LD_PRELOAD="$LIB" \
 	curl --noproxy '*' -sS --max-time 20 "http://127.0.0.1:$NPORT/from-curl?x=1" 2>"$T/curl.err")
@@ -139,12 +136,10 @@ PY
 note "(b) Node SDK client -> python3 http.server under the library: our SERVER span is a child of Node's CLIENT span"
 
 # --- (c) Node client -> preloaded Python proxy -> Node server ------------------
-node "$PEER" server --port-file "$T/node2.port" --spans "$T/node2-server.jsonl" \
-	--headers "$T/node2-headers.jsonl" --requests 1 --lifetime 60 \
-	>"$T/node2-server.log" 2>&1 &
-N2PID=$!
-track "$N2PID"
-wait_file "$T/node2.port" 15 || { cat "$T/node2-server.log" >&2; fail "the second Node server did not start"; }
+spawn_server "the second Node server" "$T/node2.port" "$T/node2-server.log" 15 \
+	node "$PEER" server --port-file "$T/node2.port" --spans "$T/node2-server.jsonl" \
+	--headers "$T/node2-headers.jsonl" --requests 1 --lifetime 60
+N2PID=$SERVER_PID N2PORT=$SERVER_PORT
 cat >"$T/proxy.py" <<'PROXY'
 import http.server, os, sys, urllib.request
 upstream, port_file = sys.argv[1], sys.argv[2]
@@ -165,12 +160,10 @@ with open(port_file + ".tmp", "w") as f:
 os.rename(port_file + ".tmp", port_file)
 s.serve_forever()
 PROXY
-timeout 100 env "${OTEL_ENV[@]}" OTEL_SERVICE_NAME=pyproxy LD_PRELOAD="$LIB" \
-	"$PYTHON" "$T/proxy.py" "http://127.0.0.1:$(cat "$T/node2.port")" "$T/proxy.port" \
-	>"$T/proxy.log" 2>&1 &
-track $!
-wait_file "$T/proxy.port" 15 || { cat "$T/proxy.log" >&2; fail "the Python proxy under the library did not start"; }
-out=$(timeout 30 node "$PEER" client "http://127.0.0.1:$(cat "$T/proxy.port")/via-proxy" \
+spawn_server "the Python proxy under the library" "$T/proxy.port" "$T/proxy.log" 15 \
+	timeout 100 env "${OTEL_ENV[@]}" OTEL_SERVICE_NAME=pyproxy LD_PRELOAD="$LIB" \
+	"$PYTHON" "$T/proxy.py" "http://127.0.0.1:$N2PORT" "$T/proxy.port"
+out=$(timeout 30 node "$PEER" client "http://127.0.0.1:$SERVER_PORT/via-proxy" \
 	--spans "$T/node2-client.jsonl" 2>"$T/node2-client.err")
 rc=$?
 [ "$rc" = 0 ] || { cat "$T/node2-client.err" "$T/proxy.log" >&2; fail "the Node client through the proxy failed ($rc)"; }

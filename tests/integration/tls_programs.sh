@@ -95,16 +95,12 @@ access_line() {
 start_tls_server() {
 	local name=$1 n=$((++OP_PEERS))
 	shift
-	env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$name" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+	spawn_server "tls_server.py under the library" "$T/tlsserver.$n" "$T/tlsserver.$n.log" 10 \
+		env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME="$name" OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
 		OTEL_BSP_SCHEDULE_DELAY=100 \
 		"$PYTHON" -u "$SUPPORT/tls_server.py" --port-file "$T/tlsserver.$n" --dir "$T/www" \
-		--cert "$T/cert.pem" --key "$T/key.pem" --lifetime 100 "$@" >"$T/tlsserver.$n.log" 2>&1 &
-	track $!
-	wait_file "$T/tlsserver.$n" 10 || {
-		cat "$T/tlsserver.$n.log" >&2
-		fail "tls_server.py did not start under the library"
-	}
-	SPORT=$(cat "$T/tlsserver.$n")
+		--cert "$T/cert.pem" --key "$T/key.pem" --lifetime 100 "$@"
+	SPORT=$SERVER_PORT
 }
 
 mkdir -p "$T/www" "$T/nginx"

@@ -18,12 +18,11 @@ need "$LIB"
 SUPPORT=$SRC/tests/support
 start_receiver
 
-env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=w3c-service OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
+spawn_server "the W3C service" "$T/service.port" "$T/service.log" 15 \
+	env LD_PRELOAD="$LIB" OTEL_SERVICE_NAME=w3c-service OTEL_EXPORTER_OTLP_ENDPOINT="$ENDPOINT" \
 	OTEL_BSP_SCHEDULE_DELAY=100 timeout 100 "$PYTHON" -u "$SUPPORT/w3c_service.py" \
-	--port-file "$T/service.port" >"$T/service.log" 2>&1 &
-track $!
-wait_file "$T/service.port" 15 || { cat "$T/service.log" >&2; fail "the W3C service did not start"; }
-SERVICE=http://127.0.0.1:$(cat "$T/service.port")/
+	--port-file "$T/service.port"
+SERVICE=http://127.0.0.1:$SERVER_PORT/
 
 timeout 90 "$PYTHON" -u "$SUPPORT/w3c_harness.py" --service "$SERVICE" --out "$T/results.jsonl" \
 	>"$T/harness.log" 2>&1

@@ -24,14 +24,9 @@ ZR=$SUPPORT/zipkin_receiver.mjs
 start_zipkin() {
 	ZSPANS=$T/zipkin.jsonl
 	ZREQS=$T/zipkin-requests.jsonl
-	node "$ZR" --port-file "$T/zport" --out "$ZSPANS" --requests "$ZREQS" --lifetime 110 \
-		>"$T/zipkin.log" 2>&1 &
-	track $!
-	wait_file "$T/zport" 15 || {
-		cat "$T/zipkin.log" >&2
-		fail "the Zipkin receiver did not start"
-	}
-	ZURL=http://127.0.0.1:$(cat "$T/zport")/api/v2/spans
+	spawn_server "the Zipkin receiver" "$T/zport" "$T/zipkin.log" 15 \
+		node "$ZR" --port-file "$T/zport" --out "$ZSPANS" --requests "$ZREQS" --lifetime 110
+	ZURL=http://127.0.0.1:$SERVER_PORT/api/v2/spans
 	touch "$ZREQS"
 }
 

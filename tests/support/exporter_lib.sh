@@ -7,25 +7,13 @@
 # variables as start_receiver: RPORT, RPID, RSPANS, RREQS, and ENDPOINT
 # (http://127.0.0.1:RPORT, https:// with --tls-cert).
 start_grpc_receiver() {
-	local n=$((++OP_RECEIVERS)) scheme=http a
+	local scheme=http a
 	need_node
 	[ -d "$SRC/tests/node_modules/@grpc/grpc-js" ] ||
 		fail "tests/node_modules has no @grpc/grpc-js: run 'npm ci' in tests/ (scripts/deps.sh does)"
 	for a in "$@"; do [ "$a" = --tls-cert ] && scheme=https; done
-	RSPANS=$T/spans.$n.jsonl
-	RREQS=$T/requests.$n.jsonl
-	node "$SRC/tests/support/otlp_grpc_receiver.mjs" --port-file "$T/port.$n" \
-		--out "$RSPANS" --requests "$RREQS" --lifetime 110 "$@" \
-		>"$T/receiver.$n.log" 2>&1 &
-	RPID=$!
-	track "$RPID"
-	wait_file "$T/port.$n" 15 || {
-		cat "$T/receiver.$n.log" >&2
-		fail "the OTLP/gRPC receiver did not start"
-	}
-	RPORT=$(cat "$T/port.$n")
+	run_receiver "the OTLP/gRPC receiver" otlp_grpc_receiver.mjs "$@"
 	ENDPOINT=$scheme://127.0.0.1:$RPORT
-	touch "$RREQS"
 }
 
 # make_client_ca: a test CA ($T/ca.pem, key $T/ca.key) and a client

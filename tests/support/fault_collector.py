@@ -30,8 +30,12 @@ import json
 import os
 import socket
 import struct
+import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+import serverutil  # noqa: E402
 
 LOCK = threading.Lock()
 
@@ -136,16 +140,8 @@ def main():
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     srv.bind(("127.0.0.1", 0))
     srv.listen(64)
-    tmp = opts.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.getsockname()[1])
-    os.rename(tmp, opts.port_file)
-    threading.Timer(opts.lifetime, lambda: os._exit(0)).start()
-    n = 0
-    while True:
-        sock, _ = srv.accept()
-        n += 1
-        threading.Thread(target=serve, args=(sock, n, opts), daemon=True).start()
+    serverutil.announce(opts.port_file, srv.getsockname()[1], opts.lifetime)
+    serverutil.accept_forever(srv, serve, opts)
 
 
 if __name__ == "__main__":

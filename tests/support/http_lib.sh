@@ -12,14 +12,9 @@ start_peer() {
 	local n=$((++OP_PEERS))
 	PDIR=$T/peer.$n
 	mkdir -p "$PDIR"
-	"$PYTHON" -u "$HTTP_PEER" --port-file "$T/peerport.$n" --dir "$PDIR" --lifetime 100 "$@" \
-		>"$T/peer.$n.log" 2>&1 &
-	track $!
-	wait_file "$T/peerport.$n" 10 || {
-		cat "$T/peer.$n.log" >&2
-		fail "the HTTP test peer did not start"
-	}
-	PPORT=$(cat "$T/peerport.$n")
+	spawn_server "the HTTP test peer" "$T/peerport.$n" "$T/peer.$n.log" 10 \
+		"$PYTHON" -u "$HTTP_PEER" --port-file "$T/peerport.$n" --dir "$PDIR" --lifetime 100 "$@"
+	PPORT=$SERVER_PORT
 	touch "$PDIR/requests.jsonl"
 }
 

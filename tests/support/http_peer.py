@@ -38,8 +38,12 @@ import json
 import os
 import socket
 import struct
+import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+import serverutil  # noqa: E402
 
 LOCK = threading.Lock()
 
@@ -237,16 +241,8 @@ def main():
         srv.bind((opts.bind, 0))
         port = srv.getsockname()[1]
     srv.listen(64)
-    tmp = opts.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % port)
-    os.rename(tmp, opts.port_file)
-    threading.Timer(opts.lifetime, lambda: os._exit(0)).start()
-    n = 0
-    while True:
-        sock, _ = srv.accept()
-        n += 1
-        threading.Thread(target=handle, args=(sock, n, opts), daemon=True).start()
+    serverutil.announce(opts.port_file, port, opts.lifetime)
+    serverutil.accept_forever(srv, handle, opts)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,23 @@ wait_file() {
 	return 1
 }
 
+# spawn_server WHAT PORT_FILE LOG WAIT_S CMD...: runs CMD in the background
+# with its output in LOG, tracks it, and waits up to WAIT_S seconds for the
+# port it writes to PORT_FILE; sets SERVER_PID and SERVER_PORT. If no port
+# comes, shows LOG and fails the test: "WHAT did not start".
+spawn_server() {
+	local what=$1 port_file=$2 log=$3 wait_s=$4
+	shift 4
+	"$@" >"$log" 2>&1 &
+	SERVER_PID=$!
+	track "$SERVER_PID"
+	wait_file "$port_file" "$wait_s" || {
+		cat "$log" >&2
+		fail "$what did not start"
+	}
+	SERVER_PORT=$(cat "$port_file")
+}
+
 OP_RECEIVERS=0
 
 # need_node: the official OTLP decoder must be installed (npm ci in tests/).
@@ -99,21 +116,23 @@ need_node() {
 # and sets RPORT, RPID, RSPANS (one JSON line per span), RREQS (one JSON
 # line per request) and ENDPOINT (http://127.0.0.1:RPORT).
 start_receiver() {
-	local n=$((++OP_RECEIVERS))
 	need_node
+	run_receiver "the OTLP receiver" otlp_receiver.mjs "$@"
+	ENDPOINT=http://127.0.0.1:$RPORT
+}
+
+# run_receiver WHAT SCRIPT [receiver flags...]: starts the receiver
+# tests/support/SCRIPT (node; it takes --port-file, --out, --requests and
+# --lifetime) and sets RPORT, RPID, RSPANS and RREQS as start_receiver does.
+run_receiver() {
+	local what=$1 script=$2 n=$((++OP_RECEIVERS))
+	shift 2
 	RSPANS=$T/spans.$n.jsonl
 	RREQS=$T/requests.$n.jsonl
-	node "$SRC/tests/support/otlp_receiver.mjs" --port-file "$T/port.$n" \
-		--out "$RSPANS" --requests "$RREQS" --lifetime 110 "$@" \
-		>"$T/receiver.$n.log" 2>&1 &
-	RPID=$!
-	track "$RPID"
-	wait_file "$T/port.$n" 15 || {
-		cat "$T/receiver.$n.log" >&2
-		fail "the OTLP receiver did not start"
-	}
-	RPORT=$(cat "$T/port.$n")
-	ENDPOINT=http://127.0.0.1:$RPORT
+	spawn_server "$what" "$T/port.$n" "$T/receiver.$n.log" 15 \
+		node "$SRC/tests/support/$script" --port-file "$T/port.$n" \
+		--out "$RSPANS" --requests "$RREQS" --lifetime 110 "$@"
+	RPID=$SERVER_PID RPORT=$SERVER_PORT
 	touch "$RREQS"
 }
 

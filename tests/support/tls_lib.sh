@@ -25,14 +25,9 @@ start_tls_peer() {
 	local n=$((++OP_TLS_PEERS))
 	SDIR=$T/tlspeer.$n
 	mkdir -p "$SDIR"
-	"$PYTHON" -u "$TLS_PEER" --port-file "$T/tlsport.$n" --dir "$SDIR" \
-		--cert "$T/cert.pem" --key "$T/key.pem" --lifetime 110 "$@" \
-		>"$T/tlspeer.$n.log" 2>&1 &
-	track $!
-	wait_file "$T/tlsport.$n" 10 || {
-		cat "$T/tlspeer.$n.log" >&2
-		fail "the TLS test peer did not start"
-	}
-	SPORT=$(cat "$T/tlsport.$n")
+	spawn_server "the TLS test peer" "$T/tlsport.$n" "$T/tlspeer.$n.log" 10 \
+		"$PYTHON" -u "$TLS_PEER" --port-file "$T/tlsport.$n" --dir "$SDIR" \
+		--cert "$T/cert.pem" --key "$T/key.pem" --lifetime 110 "$@"
+	SPORT=$SERVER_PORT
 	touch "$SDIR/requests.jsonl"
 }
