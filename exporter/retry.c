@@ -22,12 +22,13 @@ static void skip_spaces(struct cursor *c)
 		c->p++;
 }
 
-/* Exactly `min`..`max` digits. */
+/* `min`..`max` digits, after any spaces (asctime pads the day with one). */
 static int digits(struct cursor *c, unsigned min, unsigned max, int *out)
 {
 	unsigned n = 0;
 	int v = 0;
 
+	skip_spaces(c);
 	while (c->p < c->end && n < max && isdigit((unsigned char)*c->p)) {
 		v = v * 10 + (*c->p++ - '0');
 		n++;
@@ -46,8 +47,10 @@ static int expect(struct cursor *c, char ch)
 	return 0;
 }
 
+/* A month's abbreviation, after any spaces. */
 static int month(struct cursor *c, int *out)
 {
+	skip_spaces(c);
 	for (int i = 0; i < 12; i++) {
 		if (c->end - c->p >= 3 && !strncmp(c->p, months[i], 3)) {
 			c->p += 3;
@@ -95,7 +98,6 @@ static int http_date(const char *v, size_t len, int64_t *out)
 		return -1;
 	if (c.p < c.end && *c.p == ',') {
 		c.p++;
-		skip_spaces(&c);
 		if (digits(&c, 2, 2, &tm.tm_mday))
 			return -1;
 		if (c.p < c.end && *c.p == '-') {
@@ -106,15 +108,10 @@ static int http_date(const char *v, size_t len, int64_t *out)
 			if (tm.tm_year < 70)
 				tm.tm_year += 100;
 		} else {
-			skip_spaces(&c);
-			if (month(&c, &tm.tm_mon))
-				return -1;
-			skip_spaces(&c);
-			if (digits(&c, 4, 4, &tm.tm_year))
+			if (month(&c, &tm.tm_mon) || digits(&c, 4, 4, &tm.tm_year))
 				return -1;
 			tm.tm_year -= 1900;
 		}
-		skip_spaces(&c);
 		if (clock_time(&c, &tm))
 			return -1;
 		skip_spaces(&c);
@@ -122,17 +119,8 @@ static int http_date(const char *v, size_t len, int64_t *out)
 			return -1;
 		c.p += 3;
 	} else {
-		skip_spaces(&c);
-		if (month(&c, &tm.tm_mon))
-			return -1;
-		skip_spaces(&c);
-		if (digits(&c, 1, 2, &tm.tm_mday))
-			return -1;
-		skip_spaces(&c);
-		if (clock_time(&c, &tm))
-			return -1;
-		skip_spaces(&c);
-		if (digits(&c, 4, 4, &tm.tm_year))
+		if (month(&c, &tm.tm_mon) || digits(&c, 1, 2, &tm.tm_mday) ||
+		    clock_time(&c, &tm) || digits(&c, 4, 4, &tm.tm_year))
 			return -1;
 		tm.tm_year -= 1900;
 	}
