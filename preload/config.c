@@ -375,10 +375,17 @@ static void parse_endpoint(struct op_config *cfg, op_getenv_fn get)
 		invalid("OTEL_EXPORTER_OTLP_ENDPOINT", generic, "is not an http(s) URL", def);
 		generic = NULL;
 	}
-	if (grpc)
-		cfg->otlp_traces_url = grpc_url(specific ? specific : generic ? generic : def,
-						cfg->otlp_insecure);
-	else
+	if (grpc) {
+		const char *e = specific ? specific : generic ? generic : def;
+
+		cfg->otlp_traces_url = grpc_url(e, cfg->otlp_insecure);
+		if (!cfg->otlp_traces_url && e != def) {
+			/* "http:///path": a scheme and no host. */
+			invalid(specific ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT",
+				e, "has no host", def);
+			cfg->otlp_traces_url = grpc_url(def, false);
+		}
+	} else
 		cfg->otlp_traces_url = op_config_traces_url(generic ? generic : def, specific);
 }
 

@@ -542,7 +542,15 @@ static void test_grpc_endpoints(void)
 		OP_ASSERT_STR(cfg.otlp_traces_url, want);
 		OP_ASSERT_STR(warnings, "");
 	}
-	/* A scheme-less endpoint is no URL for OTLP/HTTP. */
+	/* A scheme without a host. */
+	env_reset();
+	env_set("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+	env_set("OTEL_EXPORTER_OTLP_ENDPOINT", "http:///v1");
+	parse();
+	OP_ASSERT_STR(cfg.otlp_traces_url,
+		      "http://localhost:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export");
+	OP_ASSERT_INT(count_lines(warnings), 1);
+		/* A scheme-less endpoint is no URL for OTLP/HTTP. */
 	env_reset();
 	env_set("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318");
 	parse();
