@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "../preload/op.h"
 #include "console.h"
@@ -11,6 +12,13 @@
 
 struct op_console {
 	int fd;
+	/*
+	 * What our private copy of stderr refers to. A program that closes
+	 * every descriptor closes it too and may reuse the number for a file
+	 * of its own: then we write to fd 2, whatever the program made of it.
+	 */
+	dev_t dev;
+	ino_t ino;
 	struct op_buf head;    /* the resource and scope part, same for the whole batch */
 	struct op_buf line;    /* reused across spans and batches */
 };
@@ -18,12 +26,19 @@ struct op_console {
 struct op_console *op_console_create(int fd)
 {
 	struct op_console *c = calloc(1, sizeof *c);
+	struct stat st;
 
 	if (!c) {
 		op_warn("cannot set up the console exporter: out of memory");
 		return NULL;
 	}
 	c->fd = fd;
+	if (fd != STDERR_FILENO && fstat(fd, &st) == 0) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	} else {
+		c->fd = STDERR_FILENO;
+	}
 	return c;
 }
 
@@ -41,6 +56,12 @@ int op_console_export(struct op_console *c, struct op_span *const *spans,
 	op_otlp_json_scope(&c->head);
 	if (c->head.err)
 		return -1;
+	if (c->fd != STDERR_FILENO) {
+		struct stat now;
+
+		if (fstat(c->fd, &now) || now.st_dev != c->dev || now.st_ino != c->ino)
+			c->fd = STDERR_FILENO;
+	}
 	/* stderr may be a pipe whose reader is gone (`prog 2>&1 | head`). */
 	op_sigpipe_block(&st);
 	for (i = 0; i < n && !ret; i++) {

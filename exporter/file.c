@@ -43,33 +43,17 @@
  * Used by the exporter thread only (plugin.c), so nothing here is locked.
  */
 struct op_file {
-	char *path;            /* absolute unless getcwd() failed */
+	char *path;            /* absolute unless getcwd() failed (config.c) */
 	struct op_buf line;    /* reused batch to batch */
 };
-
-/*
- * A relative path is resolved once, when the exporter is set up (the
- * first export): a daemon that changes directory later must not scatter
- * its spans over several files.
- */
-static char *absolute(const char *path)
-{
-	char *cwd, *abs;
-
-	if (path[0] == '/' || !(cwd = getcwd(NULL, 0)))
-		return strdup(path);
-	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
-		abs = NULL;
-	free(cwd);
-	return abs;
-}
 
 struct op_file *op_file_create(const char *path)
 {
 	struct op_file *f = calloc(1, sizeof *f);
 	int fd;
 
-	if (!f || !(f->path = absolute(path))) {
+	/* The configuration made the path absolute already. */
+	if (!f || !(f->path = strdup(path))) {
 		op_warn("cannot set up OTELPRELOAD_FILE=%s: out of memory", path);
 		free(f);
 		return NULL;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 #include <zlib.h>
@@ -43,6 +44,18 @@
  */
 #define OP_OPENSSL_INIT_NO_ATEXIT 0x00080000UL
 
+/*
+ * A socket of ours, with the identity of what it refers to: a program that
+ * closes every descriptor (daemons do) closes ours too, and the number may
+ * then be reused for a socket or file of its own, which libcurl's kept
+ * connection must never write to or close.
+ */
+struct op_sock {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
 struct op_sender {
 	/*
 	 * Connections, DNS answers and TLS sessions, kept across exports. They
@@ -68,7 +81,7 @@ struct op_sender {
 	 * the parent's sockets and TLS state and must never write to them.
 	 */
 	pid_t pid;
-	int socks[OP_HTTP_MAX_SOCKETS];
+	struct op_sock socks[OP_HTTP_MAX_SOCKETS];
 	unsigned n_socks;
 
 	/* The body as sent: compressed and/or framed when asked; reused. */
@@ -139,14 +152,24 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
 				 struct curl_sockaddr *addr)
 {
 	struct op_sender *h = arg;
+	struct stat st;
 	int fd;
 
+	(void)purpose;
 	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 	if (fd < 0)
 		return CURL_SOCKET_BAD;
-	if (h->n_socks < OP_HTTP_MAX_SOCKETS)
-		h->socks[h->n_socks++] = fd;
+	if (h->n_socks < OP_HTTP_MAX_SOCKETS && fstat(fd, &st) == 0)
+		h->socks[h->n_socks++] = (struct op_sock){ fd, st.st_dev, st.st_ino };
 	return fd;
+}
+
+/* Whether `s` still names the socket we opened. */
+static bool sock_ours(const struct op_sock *s)
+{
+	struct stat st;
+
+	return fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino;
 }
 
 static int close_socket(void *arg, curl_socket_t fd)
@@ -155,12 +178,26 @@ static int close_socket(void *arg, curl_socket_t fd)
 	unsigned i;
 
 	for (i = 0; i < h->n_socks; i++) {
-		if (h->socks[i] == fd) {
+		if (h->socks[i].fd == fd) {
+			bool ours = sock_ours(&h->socks[i]);
+
 			h->socks[i] = h->socks[--h->n_socks];
+			/* The program closed it and reused the number: not ours to close. */
+			if (!ours)
+				return 0;
 			break;
 		}
 	}
 	return close(fd);
+}
+
+/* True when the program closed one of our sockets since we opened it. */
+static bool lost_socket(const struct op_sender *h)
+{
+	for (unsigned i = 0; i < h->n_socks; i++)
+		if (!sock_ours(&h->socks[i]))
+			return true;
+	return false;
 }
 
 static int hexval(char c)
@@ -471,18 +508,21 @@ static CURL *easy_new(struct op_sender *h)
 }
 
 /*
- * In a forked child: let go of the parent's connections without touching
- * them. Closing our descriptors only drops the child's references; a
- * curl_share_cleanup() would also send a TLS close_notify over a socket the
- * parent is still using, so the old share is leaked instead (a few
- * kilobytes, once per child).
+ * Lets go of the connections without touching them: in a forked child
+ * (they are the parent's), or when the program closed some of our
+ * descriptors (their numbers may be its own now). Closing the descriptors
+ * still ours only drops our references; a curl_share_cleanup() would also
+ * send a TLS close_notify over a socket the parent is still using, or
+ * write to a descriptor the program reused, so the old share is leaked
+ * instead (a few kilobytes, once per child or per such close).
  */
 static void abandon(struct op_sender *h)
 {
 	unsigned i;
 
 	for (i = 0; i < h->n_socks; i++)
-		close(h->socks[i]);
+		if (sock_ours(&h->socks[i]))
+			close(h->socks[i].fd);
 	h->n_socks = 0;
 	h->share = NULL;
 }
@@ -970,7 +1010,9 @@ int op_sender_send(struct op_sender *h, const uint8_t *body, size_t len, size_t 
 
 	if (h->timeout_ms > 0 && start + h->timeout_ms * 1000000 < deadline)
 		deadline = start + h->timeout_ms * 1000000;
-	if (h->pid != getpid()) {
+	if (h->pid != getpid() || lost_socket(h)) {
+		if (h->pid == getpid())
+			op_debug("the program closed a connection of ours; reconnecting");
 		abandon(h);
 		if (share_setup(h)) {
 			op_debug("cannot export %zu spans: out of memory", n_spans);
@@ -1036,7 +1078,7 @@ void op_sender_destroy(struct op_sender *h)
 {
 	if (!h)
 		return;
-	if (h->pid != getpid())
+	if (h->pid != getpid() || lost_socket(h))
 		abandon(h);
 	else
 		curl_share_cleanup(h->share);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include <stdio.h>
+
 #include "hook.h"
 
 OP_EXPORT int close(int fd)
@@ -28,13 +30,68 @@ OP_EXPORT int close(int fd)
 
 OP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
+	/*
+	 * Forgotten before the call (another thread may reuse a number the
+	 * moment it is closed), but only when the kernel will accept the call:
+	 * a range it refuses (unknown flags) leaves every fd open.
+	 */
+	if (!(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)) &&
+	    !(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
 		int saved = errno;
 
 		op_fd_forget_range(first, last);
 		errno = saved;
 	}
 	return REAL(close_range)(first, last, flags);
+}
+
+/* glibc's closefrom() calls close_range() internally, where we cannot see it. */
+OP_EXPORT void closefrom(int lowfd)
+{
+	if (lowfd >= 0) {
+		int saved = errno;
+
+		op_fd_forget_range((unsigned int)lowfd, ~0U);
+		errno = saved;
+	}
+	REAL(closefrom)(lowfd);
+}
+
+/* fclose() of an fdopen()ed socket closes the fd inside libc, where close() is not seen. */
+OP_EXPORT int fclose(FILE *stream)
+{
+	int fd;
+
+	if (OP_UNLIKELY(op_fd_table != NULL) && stream && (fd = fileno(stream)) >= 0 &&
+	    op_fd_get(fd) != NULL) {
+		int saved = errno;
+
+		op_fd_forget(fd);
+		errno = saved;
+	}
+	return REAL(fclose)(stream);
+}
+
+/*
+ * New descriptors start with no state. socket() and accept() see to that
+ * for theirs; a socketpair may reuse numbers whose close we did not see
+ * (syscall(SYS_close)), whose stale state would make us write HTTP headers
+ * into a Unix stream.
+ */
+OP_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r = REAL(socketpair)(domain, type, protocol, sv);
+
+	if (r == 0 && OP_UNLIKELY(op_fd_table != NULL)) {
+		int saved = errno;
+
+		if (op_fd_get(sv[0]))
+			op_fd_forget(sv[0]);
+		if (op_fd_get(sv[1]))
+			op_fd_forget(sv[1]);
+		errno = saved;
+	}
+	return r;
 }
 
 /* After a successful dup-like call: `newfd` now names what `oldfd` names. */

@@ -9,6 +9,7 @@
  * themselves; an overflowing call goes to the real _chk function, which
  * aborts exactly as it would without us.
  */
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -292,7 +293,8 @@ __attribute__((noinline)) static ssize_t sendmsg_traced(int fd, const struct msg
 
 OP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (op_hook_skip(fd))
+	/* A bad msghdr is the kernel's to refuse (EFAULT), not ours to read. */
+	if (op_hook_skip(fd) || (uintptr_t)msg < 65536)
 		return REAL(sendmsg)(fd, msg, flags);
 	return sendmsg_traced(fd, msg, flags);
 }
@@ -305,7 +307,7 @@ OP_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
 	unsigned int i;
 
-	if (op_hook_skip(fd))
+	if (op_hook_skip(fd) || (n && (uintptr_t)v < 65536))
 		return REAL(sendmmsg)(fd, v, n, flags);
 	for (i = 0; i < n; i++) {
 		struct msghdr *m = &v[i].msg_hdr;
@@ -347,6 +349,37 @@ OP_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 		return REAL(sendfile)(out, in, off, n);
 	r = REAL(sendfile)(out, in, off, n);
 	sent_file(out, r);
+	return r;
+}
+
+/*
+ * splice() into a socket is a body the application did not write() (as
+ * sendfile); out of a socket, bytes we did not see arrive, so the
+ * connection is no longer followed (a scanner that lost its place must
+ * never take body bytes for a head and write into them).
+ */
+OP_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
+			 unsigned int flags)
+{
+	ssize_t r;
+	int err;
+	struct op_fd *f;
+
+	if (op_hook_skip(in) && op_hook_skip(out))
+		return REAL(splice)(in, off_in, out, off_out, n, flags);
+	r = REAL(splice)(in, off_in, out, off_out, n, flags);
+	if (!op_hook_skip(out))
+		sent_file(out, r);
+	if (r > 0 && !op_hook_skip(in)) {
+		err = errno;
+		if ((f = op_fd_acquire(in))) {
+			OP_GUARD_ENTER();
+			op_engine_lost(f);
+			OP_GUARD_LEAVE();
+			op_fd_release(f);
+		}
+		errno = err;
+	}
 	return r;
 }
 

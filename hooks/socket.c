@@ -54,7 +54,11 @@ OP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int saved = errno;
 	struct op_fd *f = op_fd_get(fd);
 
-	if (f && (rc == 0 || saved == EINPROGRESS))
+	/*
+	 * A blocking connect() interrupted by a signal goes on in the
+	 * background, exactly like a non-blocking one (EINPROGRESS).
+	 */
+	if (f && (rc == 0 || saved == EINPROGRESS || saved == EINTR))
 		f->kind = OP_FD_TCP_CLIENT;
 	errno = saved;
 	return rc;

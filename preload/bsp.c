@@ -93,22 +93,45 @@ static struct timespec mono_ts(int64_t ns)
 /* Directory of the loaded libotelpreload.so, where the module sits too. */
 static void module_path(char *out, size_t size)
 {
+	char real[PATH_MAX];
+	const char *slash, *name;
 	Dl_info info;
-	const char *slash;
 
 	if (!dladdr((void *)&op_bsp_push, &info) || !info.dli_fname) {
 		snprintf(out, size, "%s", OP_EXPORTER_MODULE);
 		return;
 	}
-	slash = strrchr(info.dli_fname, '/');
+	/*
+	 * The name the library was loaded under may be a symlink to it (an
+	 * LD_PRELOAD entry pointing into an install): the module sits next to
+	 * the file itself.
+	 */
+	name = realpath(info.dli_fname, real) ? real : info.dli_fname;
+	slash = strrchr(name, '/');
 	if (!slash)
 		snprintf(out, size, "%s", OP_EXPORTER_MODULE);
 	else
-		snprintf(out, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
-			 OP_EXPORTER_MODULE);
+		snprintf(out, size, "%.*s/%s", (int)(slash - name), name, OP_EXPORTER_MODULE);
 }
 
+/*
+ * Held while the worker loads the module. fork() waits for it (see
+ * op_bsp_atfork_prepare): a child forked in the middle of a dlopen() gets
+ * the loader's half-built state, and its own later dlopen() of the module
+ * crashes; forked before or after, it is consistent.
+ */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void load_exporter_locked(void);
+
 static void load_exporter(void)
+{
+	pthread_mutex_lock(&load_lock);
+	load_exporter_locked();
+	pthread_mutex_unlock(&load_lock);
+}
+
+static void load_exporter_locked(void)
 {
 	char path[PATH_MAX];
 	op_exporter_entry_fn entry;
@@ -277,6 +300,14 @@ void op_bsp_exit_flush(void)
 
 static void at_exit(void)
 {
+	/*
+	 * exit() called on a thread that is inside the library, which is a
+	 * signal handler interrupting one of our hooks: that thread may hold
+	 * the queue's lock or be in the middle of a malloc. Waiting for the
+	 * worker could then last for ever; the spans are given up instead.
+	 */
+	if (op_guard)
+		return;
 	op_bsp_exit_flush();
 }
 
@@ -387,6 +418,8 @@ uint64_t op_bsp_exported(void)
 
 void op_bsp_atfork_prepare(void)
 {
+	/* Lock order: load_lock, w.lock, queue.lock; the worker takes none of the others under load_lock. */
+	pthread_mutex_lock(&load_lock);
 	pthread_mutex_lock(&w.lock);
 	pthread_mutex_lock(&queue.lock);
 }
@@ -395,6 +428,7 @@ void op_bsp_atfork_parent(void)
 {
 	pthread_mutex_unlock(&queue.lock);
 	pthread_mutex_unlock(&w.lock);
+	pthread_mutex_unlock(&load_lock);
 }
 
 void op_bsp_atfork_child(void)
@@ -407,6 +441,7 @@ void op_bsp_atfork_child(void)
 	 * up could close or write to connections the parent still uses).
 	 */
 	pthread_mutex_init(&w.lock, NULL);
+	pthread_mutex_init(&load_lock, NULL);
 	if (init_ok) {
 		cond_init(&w.wake);
 		cond_init(&w.flushed);
@@ -416,6 +451,12 @@ void op_bsp_atfork_child(void)
 	}
 	w.started = false;
 	w.failed = false;
+	/*
+	 * Forked while the worker was loading the module: the child has no
+	 * worker to finish it, so its own worker loads it again.
+	 */
+	if (!api)
+		api_loaded = false;
 	w.flush_req = w.flush_done = 0;
 	exit_deadline = 0;
 	atomic_store_explicit(&exiting, false, memory_order_relaxed);

@@ -44,10 +44,51 @@ static const char *get_nonempty(op_getenv_fn get, const char *name)
 	return v && *v ? v : NULL;
 }
 
+/*
+ * A value as a warning shows it: at most OP_WARN_VALUE_MAX bytes, "..."
+ * after a longer one, control characters as '?', so that a warning stays
+ * one line whatever the value holds (no forged lines on the host's stderr).
+ */
+static const char *printable_value(const char *v, size_t len, char out[OP_WARN_VALUE_MAX + 4])
+{
+	size_t n = len > OP_WARN_VALUE_MAX ? OP_WARN_VALUE_MAX : len;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+	strcpy(out + n, len > OP_WARN_VALUE_MAX ? "..." : "");
+	return out;
+}
+
 static void invalid(const char *name, const char *value, const char *why, const char *fallback)
 {
-	op_warn("%s=%.*s%s %s; using %s", name, OP_WARN_VALUE_MAX, value,
-		strlen(value) > OP_WARN_VALUE_MAX ? "..." : "", why, fallback);
+	char buf[OP_WARN_VALUE_MAX + 4];
+
+	op_warn("%s=%s %s; using %s", name, printable_value(value, strlen(value), buf), why, fallback);
+}
+
+/*
+ * invalid() for an endpoint URL, which may carry a credential: userinfo
+ * (scheme or not) is shown as REDACTED:REDACTED@ and the query and
+ * fragment are left out.
+ */
+static void invalid_url(const char *name, const char *value, const char *why, const char *fallback)
+{
+	char shown[OP_WARN_VALUE_MAX * 2];
+	const char *auth = value, *at = NULL;
+	size_t alen;
+
+	while ((*auth >= 'a' && *auth <= 'z') || (*auth >= 'A' && *auth <= 'Z') ||
+	       (auth > value && ((*auth >= '0' && *auth <= '9') || (*auth && strchr("+-.", *auth)))))
+		auth++;
+	auth = auth > value && !strncmp(auth, "://", 3) ? auth + 3 : value;
+	alen = strcspn(auth, "/?#");
+	for (size_t i = 0; i < alen; i++)
+		if (auth[i] == '@')
+			at = auth + i;
+	snprintf(shown, sizeof shown, "%.*s%s%.*s", (int)(auth - value), value,
+		 at ? "REDACTED:REDACTED@" : "", (int)strcspn(at ? at + 1 : auth, "?#"),
+		 at ? at + 1 : auth);
+	invalid(name, shown, why, fallback);
 }
 
 static bool parse_bool(op_getenv_fn get, const char *name, bool def)
@@ -183,8 +224,10 @@ static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 		else if (len == 4 && !strncasecmp(p, "none", 4))
 			none = true;
 		else if (len) {
-			op_warn("OTEL_TRACES_EXPORTER: %.*s is not a supported exporter; ignored",
-				(int)(len > OP_WARN_VALUE_MAX ? OP_WARN_VALUE_MAX : len), p);
+			char buf[OP_WARN_VALUE_MAX + 4];
+
+			op_warn("OTEL_TRACES_EXPORTER: %s is not a supported exporter; ignored",
+				printable_value(p, len, buf));
 			bad = true;
 		}
 	}
@@ -238,11 +281,14 @@ static void parse_propagators(struct op_config *cfg, op_getenv_fn get)
 		for (i = 0; i < OP_PROP_COUNT; i++)
 			if (strlen(propagator_names[i]) == len && !strncasecmp(p, propagator_names[i], len))
 				break;
-		if (i < OP_PROP_COUNT)
+		if (i < OP_PROP_COUNT) {
 			add_propagator(cfg, (enum op_propagator)i);
-		else
-			op_warn("OTEL_PROPAGATORS: %.*s is not a supported propagator; ignored",
-				(int)(len > OP_WARN_VALUE_MAX ? OP_WARN_VALUE_MAX : len), p);
+		} else {
+			char buf[OP_WARN_VALUE_MAX + 4];
+
+			op_warn("OTEL_PROPAGATORS: %s is not a supported propagator; ignored",
+				printable_value(p, len, buf));
+		}
 	}
 	if (none) {
 		if (cfg->n_propagators)
@@ -367,12 +413,12 @@ static void parse_endpoint(struct op_config *cfg, op_getenv_fn get)
 	const char *def = grpc ? DEFAULT_GRPC_ENDPOINT : DEFAULT_ENDPOINT;
 
 	if (specific && !valid(specific)) {
-		invalid("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific, "is not an http(s) URL",
+		invalid_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific, "is not an http(s) URL",
 			generic ? "OTEL_EXPORTER_OTLP_ENDPOINT" : def);
 		specific = NULL;
 	}
 	if (!specific && generic && !valid(generic)) {
-		invalid("OTEL_EXPORTER_OTLP_ENDPOINT", generic, "is not an http(s) URL", def);
+		invalid_url("OTEL_EXPORTER_OTLP_ENDPOINT", generic, "is not an http(s) URL", def);
 		generic = NULL;
 	}
 	if (grpc) {
@@ -381,7 +427,7 @@ static void parse_endpoint(struct op_config *cfg, op_getenv_fn get)
 		cfg->otlp_traces_url = grpc_url(e, cfg->otlp_insecure);
 		if (!cfg->otlp_traces_url && e != def) {
 			/* "http:///path": a scheme and no host. */
-			invalid(specific ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT",
+			invalid_url(specific ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT",
 				e, "has no host", def);
 			cfg->otlp_traces_url = grpc_url(def, false);
 		}
@@ -398,8 +444,10 @@ static char *parse_file(op_getenv_fn get, const char *what)
 	if (!v)
 		return NULL;
 	if (access(v, R_OK)) {
-		op_warn("%s=%.*s cannot be read (%s); OTLP export will fail", name,
-			OP_WARN_VALUE_MAX, v, strerror(errno));
+		char buf[OP_WARN_VALUE_MAX + 4];
+
+		op_warn("%s=%s cannot be read (%s); OTLP export will fail", name,
+			printable_value(v, strlen(v), buf), strerror(errno));
 	}
 	return strdup(v);
 }
@@ -442,7 +490,7 @@ static void parse_zipkin(struct op_config *cfg, op_getenv_fn get)
 	const char *v = get_nonempty(get, "OTEL_EXPORTER_ZIPKIN_ENDPOINT");
 
 	if (v && !valid_url(v)) {
-		invalid("OTEL_EXPORTER_ZIPKIN_ENDPOINT", v, "is not an http(s) URL", DEFAULT_ZIPKIN_URL);
+		invalid_url("OTEL_EXPORTER_ZIPKIN_ENDPOINT", v, "is not an http(s) URL", DEFAULT_ZIPKIN_URL);
 		v = NULL;
 	}
 	cfg->zipkin_url = strdup(v ? v : DEFAULT_ZIPKIN_URL);
@@ -690,6 +738,24 @@ bool op_config_ignored(const struct op_config *cfg, const char *path, size_t ple
 	return false;
 }
 
+/*
+ * A relative path made absolute against the current directory when the
+ * configuration is read (the first span): a daemon that changes directory
+ * later, or its forked children, must not scatter spans over several
+ * files.
+ */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *abs;
+
+	if (path[0] == '/' || !(cwd = getcwd(NULL, 0)))
+		return strdup(path);
+	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
 void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 {
 	const char *v;
@@ -756,7 +822,7 @@ void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 	 * also try a collector that is not there.
 	 */
 	if ((v = get_nonempty(get, "OTELPRELOAD_FILE"))) {
-		cfg->file_path = strdup(v);
+		cfg->file_path = absolute_path(v);
 		if (!get_nonempty(get, "OTEL_TRACES_EXPORTER"))
 			cfg->exporters = 0;
 		if (cfg->file_path)

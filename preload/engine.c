@@ -335,9 +335,12 @@ static void set_method(struct op_span *s, const char *m)
 /* host[:port] from a Host header or a URL (IPv6 literals in brackets). */
 void op_http_split_host(const char *host, char *name, size_t cap, int *port, int def)
 {
-	const char *colon = NULL, *end;
+	const char *colon = NULL, *end, *at;
 
 	*port = def;
+	/* "user:password@host" is not a Host (RFC 9110 7.2): never take userinfo for a name. */
+	if ((at = strrchr(host, '@')))
+		host = at + 1;
 	if (host[0] == '[') {
 		end = strchr(host, ']');
 		if (!end) {
@@ -375,51 +378,148 @@ static void set_peer(struct op_http *h, struct op_span *s)
 }
 
 /*
- * url.full without credentials: an absolute-form target (a proxy request)
- * may carry user:password@, which the semantic conventions replace with
- * REDACTED:REDACTED.
+ * Query keys whose values the semantic conventions (url.full, url.query)
+ * replace with REDACTED: pre-signed URLs of S3 (AWSAccessKeyId,
+ * Signature), Azure SAS tokens (sig) and Google Cloud Storage
+ * (X-Goog-Signature). Compared exactly, as those services spell them.
+ */
+static const char *const secret_keys[] = { "AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature" };
+
+static bool secret_key(const char *k, size_t len)
+{
+	for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
+		if (strlen(secret_keys[i]) == len && !memcmp(k, secret_keys[i], len))
+			return true;
+	return false;
+}
+
+/* Appends `n` bytes of `s` to out[*len], cut at `cap` - 1 (room for the NUL). */
+static void put_cut(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+	if (n > cap - 1 - *len)
+		n = cap - 1 - *len;
+	memcpy(out + *len, s, n);
+	*len += n;
+}
+
+size_t op_http_redact_query(const char *q, size_t qlen, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	if (!cap)
+		return 0;
+	for (size_t i = 0; i < qlen;) {
+		size_t n = i, klen;
+		const char *eq;
+
+		while (n < qlen && q[n] != '&')
+			n++;
+		eq = memchr(q + i, '=', n - i);
+		klen = eq ? (size_t)(eq - (q + i)) : n - i;
+		if (eq && secret_key(q + i, klen)) {
+			put_cut(out, cap, &len, q + i, klen + 1);
+			put_cut(out, cap, &len, "REDACTED", 8);
+		} else {
+			put_cut(out, cap, &len, q + i, n - i);
+		}
+		if (n < qlen)
+			put_cut(out, cap, &len, "&", 1);
+		i = n + 1;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/* Length of "scheme://" at the start of `url`, or 0 when it has none. */
+static size_t scheme_prefix(const char *url)
+{
+	size_t i = 0;
+
+	while ((url[i] >= 'a' && url[i] <= 'z') || (url[i] >= 'A' && url[i] <= 'Z') ||
+	       (i > 0 && ((url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '-' ||
+			  url[i] == '.')))
+		i++;
+	return i > 0 && !strncmp(url + i, "://", 3) ? i + 3 : 0;
+}
+
+/*
+ * The semantic conventions' url.full: user:password@ (any userinfo) becomes
+ * REDACTED:REDACTED@, and the values of the secret query keys REDACTED;
+ * everything else is kept, the key names included. Cut at `cap` - 1 bytes;
+ * a cut never shows more of a secret than the whole would.
  */
 void op_http_redact_url(const char *url, char *out, size_t cap)
 {
-	const char *sep = strstr(url, "://"), *auth, *end, *at = NULL;
+	size_t pre = scheme_prefix(url), len = 0, alen, plen;
+	const char *auth = url + pre, *at = NULL, *rest, *frag;
 
-	if (sep) {
-		auth = sep + 3;
-		end = auth + strcspn(auth, "/?#");
-		at = memchr(auth, '@', (size_t)(end - auth));
+	if (!cap)
+		return;
+	alen = pre ? strcspn(auth, "/?#") : 0;
+	/* The last '@': an unencoded '@' in a password must not leave its tail behind. */
+	for (size_t i = 0; i < alen; i++)
+		if (auth[i] == '@')
+			at = auth + i;
+	put_cut(out, cap, &len, url, pre);
+	if (at) {
+		put_cut(out, cap, &len, "REDACTED:REDACTED@", 18);
+		put_cut(out, cap, &len, at + 1, (size_t)(auth + alen - at - 1));
+	} else {
+		put_cut(out, cap, &len, auth, alen);
 	}
-	if (at)
-		snprintf(out, cap, "%.*sREDACTED:REDACTED@%s", (int)(sep + 3 - url), url, at + 1);
-	else
-		snprintf(out, cap, "%s", url);
+	rest = auth + alen;
+	plen = strcspn(rest, "?#");
+	put_cut(out, cap, &len, rest, plen);
+	rest += plen;
+	if (*rest == '?') {
+		size_t qlen = strcspn(rest + 1, "#");
+
+		put_cut(out, cap, &len, "?", 1);
+		len += op_http_redact_query(rest + 1, qlen, out + len, cap - len);
+		rest += 1 + qlen;
+	}
+	frag = rest;
+	put_cut(out, cap, &len, frag, strlen(frag));
+	out[len] = '\0';
 }
 
 static void set_url_full(struct op_span *s, const char *scheme, const char *host,
 			 const char *target)
 {
-	char url[OP_TARGET_MAX + OP_HOST_MAX + 64];
-	size_t sl = strlen(scheme);
+	char url[OP_TARGET_MAX + OP_HOST_MAX + 64], *shown;
+	size_t sl = strlen(scheme), hl = 0, tl = 0;
 
 	if (!strncmp(target, "http://", 7) || !strncmp(target, "https://", 8)) {
 		op_http_redact_url(target, url, sizeof url);
-	} else {
-		/* The common case, per request: plain copies, no format parsing. */
-		size_t hl = strlen(host), tl;
-
-		if (target[0] != '/')
-			target = "/";
-		tl = strlen(target);
-		if (hl > OP_HOST_MAX + 48)
-			hl = OP_HOST_MAX + 48;
-		if (tl > OP_TARGET_MAX)
-			tl = OP_TARGET_MAX;
-		memcpy(url, scheme, sl);
-		memcpy(url + sl, "://", 3);
-		memcpy(url + sl + 3, host, hl);
-		memcpy(url + sl + 3 + hl, target, tl);
-		url[sl + 3 + hl + tl] = '\0';
+		op_span_set_str(s, "url.full", url);
+		return;
 	}
-	op_span_set_str(s, "url.full", url);
+	/* The common case, per request: plain copies, no format parsing. */
+	hl = strlen(host);
+	if (target[0] != '/')
+		target = "/";
+	tl = strlen(target);
+	if (hl > OP_HOST_MAX + 48)
+		hl = OP_HOST_MAX + 48;
+	if (tl > OP_TARGET_MAX)
+		tl = OP_TARGET_MAX;
+	memcpy(url, scheme, sl);
+	memcpy(url + sl, "://", 3);
+	memcpy(url + sl + 3, host, hl);
+	memcpy(url + sl + 3 + hl, target, tl);
+	url[sl + 3 + hl + tl] = '\0';
+	/*
+	 * Only a query (or a Host with userinfo) can hold what must be
+	 * redacted; REDACTED may be longer than what it replaces, hence a
+	 * larger buffer, off the application's stack. Without it, no url.full.
+	 */
+	if (!memchr(target, '?', tl) && !memchr(host, '@', hl)) {
+		op_span_set_str(s, "url.full", url);
+	} else if ((shown = malloc(sizeof url + OP_TARGET_MAX))) {
+		op_http_redact_url(url, shown, sizeof url + OP_TARGET_MAX);
+		op_span_set_str(s, "url.full", shown);
+		free(shown);
+	}
 }
 
 static const char *scheme_of(const struct op_http *h)
@@ -469,16 +569,23 @@ static void client_attributes(struct op_http *h, struct op_span *s)
 static void server_attributes(struct op_http *h, struct op_span *s)
 {
 	struct head *hd = &h->head;
-	const char *target = hd->target ? hd->target : "/";
-	const char *q = strchr(target, '?');
-	char name[OP_HOST_MAX];
+	const char *target = hd->target ? hd->target : "/", *q;
+	char name[OP_HOST_MAX], query[OP_TARGET_MAX + 256];
+	size_t pre = scheme_prefix(target);
 	int port;
 
+	/* An absolute-form target (a proxy's request): the path starts after the authority. */
+	if (pre)
+		target += pre + strcspn(target + pre, "/?#");
+	q = strchr(target, '?');
 	set_method(s, hd->method);
 	op_span_set_str(s, "url.scheme", scheme_of(h));
-	op_span_set_strn(s, "url.path", target, q ? (size_t)(q - target) : strlen(target));
-	if (q && q[1])
-		op_span_set_str(s, "url.query", q + 1);
+	if (target[0] && target[0] != '?')
+		op_span_set_strn(s, "url.path", target, q ? (size_t)(q - target) : strlen(target));
+	if (q && q[1]) {
+		op_http_redact_query(q + 1, strlen(q + 1), query, sizeof query);
+		op_span_set_str(s, "url.query", query);
+	}
 	if (hd->host[0]) {
 		op_http_split_host(hd->host, name, sizeof name, &port, h->tls ? 443 : 80);
 		op_span_set_str(s, "server.address", name);
@@ -1389,14 +1496,36 @@ static ssize_t send_plain(struct op_http *h, const struct op_plain *plain, int *
 	return r;
 }
 
+/*
+ * Addresses below this are never mapped (Linux's default vm.mmap_min_addr):
+ * an application passing one (NULL, a small offset) gets EFAULT from the
+ * kernel, and must get it with the library too, not a crash in our scan.
+ */
+#define OP_MIN_MAPPED_ADDR ((uintptr_t)65536)
+
+static bool iov_plausible(const struct iovec *iov, int iovcnt)
+{
+	if (iovcnt > 0 && (uintptr_t)iov < OP_MIN_MAPPED_ADDR)
+		return false;
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len && (uintptr_t)iov[i].iov_base < OP_MIN_MAPPED_ADDR)
+			return false;
+	return true;
+}
+
 ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int flags,
 		       int can_inject, const struct op_plain *plain)
 {
-	size_t n = iov_total(iov, iovcnt), parsed;
-	struct op_http *h = http_of(f, plain->fd, true, first_byte(iov, iovcnt));
+	size_t n, parsed;
+	struct op_http *h;
 	ssize_t r;
 	int err;
 
+	/* Bad buffers are the kernel's to refuse; reading them would crash the host. */
+	if (!iov_plausible(iov, iovcnt))
+		return plain->fn(plain);
+	n = iov_total(iov, iovcnt);
+	h = http_of(f, plain->fd, true, first_byte(iov, iovcnt));
 	if (!h)
 		return plain->fn(plain);
 

@@ -87,8 +87,21 @@ char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char
 /* One of the methods of RFC 9110 and RFC 5789 (PATCH): the span name, else "HTTP". */
 bool op_http_method_known(const char *m);
 
-/* `url` with user:password@ replaced by REDACTED:REDACTED@ (semantic conventions). */
+/*
+ * `url` as the semantic conventions want url.full: userinfo replaced by
+ * REDACTED:REDACTED@, and the values of the query keys AWSAccessKeyId,
+ * Signature, sig and X-Goog-Signature by REDACTED. Writes at most `cap`
+ * bytes, NUL included.
+ *   "https://u:p@h/x?a=1&sig=abc" -> "https://REDACTED:REDACTED@h/x?a=1&sig=REDACTED"
+ */
 void op_http_redact_url(const char *url, char *out, size_t cap);
+
+/*
+ * The query (without '?') `q` of `len` bytes with the same keys' values
+ * replaced by REDACTED, for url.query. Writes at most `cap` bytes, NUL
+ * included; returns the length written.
+ */
+size_t op_http_redact_query(const char *q, size_t len, char *out, size_t cap);
 
 /* host[:port] (IPv6 literals in brackets): the name, and the port or `def`. */
 void op_http_split_host(const char *host, char *name, size_t cap, int *port, int def);

@@ -128,18 +128,31 @@ static void message_end(struct op_http_parser *p, const struct op_http_cb *cb, v
 	cb->on_message_end(arg);
 }
 
-/* Transfer-Encoding: chunked is the final coding when present. */
-static bool ends_chunked(const char *v, size_t len)
+/*
+ * Transfer-Encoding: chunked is the final coding when present. The field
+ * is a list whose empty elements are ignored (RFC 9110 5.6.1): "chunked, "
+ * ends in chunked, and a line with no element leaves what earlier lines said.
+ */
+static void te_line(struct op_http_parser *p, const char *v, size_t len)
 {
-	const char *last = v;
-	size_t l;
+	size_t end = len;
 
-	for (size_t i = 0; i < len; i++)
-		if (v[i] == ',')
-			last = v + i + 1;
-	l = len - (size_t)(last - v);
-	last = op_trim_ows(last, &l);
-	return op_http_name_is(last, l, "chunked");
+	for (;;) {
+		size_t start = end, l;
+		const char *el;
+
+		while (start > 0 && v[start - 1] != ',')
+			start--;
+		l = end - start;
+		el = op_trim_ows(v + start, &l);
+		if (l) {
+			p->chunked = op_http_name_is(el, l, "chunked");
+			return;
+		}
+		if (start == 0)
+			return;
+		end = start - 1;
+	}
 }
 
 static void header_line(struct op_http_parser *p, const char *line, size_t len,
@@ -154,9 +167,15 @@ static void header_line(struct op_http_parser *p, const char *line, size_t len,
 	v = colon + 1;
 	vlen = len - nlen - 1;
 	v = op_trim_ows(v, &vlen);
+	if (p->line_cut && (op_http_name_is(line, nlen, "transfer-encoding") ||
+			    op_http_name_is(line, nlen, "content-length"))) {
+		/* A framing field not read whole (leading zeros, say): the framing is unknown. */
+		p->state = OP_HTTP_DEAD;
+		return;
+	}
 	if (op_http_name_is(line, nlen, "transfer-encoding")) {
 		p->has_te = true;
-		p->chunked = ends_chunked(v, vlen);
+		te_line(p, v, vlen);
 	} else if (op_http_name_is(line, nlen, "content-length")) {
 		uint64_t n = 0;
 		size_t i;
@@ -245,7 +264,9 @@ static void line_done(struct op_http_parser *p, const char *line, size_t len,
 			}
 			size = size * 16 + (uint64_t)h;
 		}
-		if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t')) {
+		/* A size cut at OP_HTTP_LINE_MAX (leading zeros) may miss digits. */
+		if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t') ||
+		    (i == len && p->line_cut)) {
 			p->state = OP_HTTP_DEAD;
 			return;
 		}

@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <unistd.h>
-#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
 
 #include "bsp.h"
 #include "config.h"
@@ -32,6 +34,12 @@
  */
 static struct op_span *process_span;
 static pid_t process_pid;
+
+/*
+ * The process that owns this memory: a fork child updates it, a vfork
+ * child (which shares the parent's memory and must touch nothing) does not.
+ */
+static pid_t owner_pid;
 
 static void atfork_prepare(void)
 {
@@ -70,6 +78,7 @@ static void atfork_child(void)
 	op_engine_atfork_child();
 	op_bsp_atfork_child();
 	op_ids_reseed_all();
+	owner_pid = getpid();
 	/* The parent ends and exports its own process span. */
 	if (process_span) {
 		op_span_free(process_span);
@@ -112,6 +121,132 @@ __attribute__((noreturn)) static void exit_now(int status)
 	__builtin_unreachable();
 }
 
+/*
+ * exec() replaces the program, and with it the queue and the worker: the
+ * spans made so far, and the process span, are exported first, within
+ * OTEL_BSP_EXPORT_TIMEOUT (only when there is something to export: a
+ * forked child that made no span execs at once). A failed exec leaves the
+ * process running without its process span, nothing else.
+ */
+static void before_exec(void)
+{
+	int saved = errno;
+
+	if (!op_guard && !op_disabled && getpid() == owner_pid) {
+		if (process_span && getpid() == process_pid) {
+			struct op_span *s = process_span;
+
+			process_span = NULL;
+			op_span_end(s);
+		}
+		op_bsp_flush(op_cfg.bsp_export_timeout_ms);
+	}
+	errno = saved;
+}
+
+OP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(execve)(path, argv, envp);
+}
+
+OP_EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return REAL(execv)(path, argv);
+}
+
+OP_EXPORT int execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	return REAL(execvp)(file, argv);
+}
+
+OP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(execvpe)(file, argv, envp);
+}
+
+OP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(fexecve)(fd, argv, envp);
+}
+
+/*
+ * The execl family, whose glibc versions call execve() internally where we
+ * cannot see it: the arguments are gathered into an array (on the stack,
+ * as glibc does) and passed to the execv form.
+ */
+static size_t execl_count(va_list ap)
+{
+	va_list cp;
+	size_t n;
+
+	va_copy(cp, ap);
+	for (n = 1; va_arg(cp, const char *); n++)
+		;
+	va_end(cp);
+	return n;
+}
+
+OP_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n, i;
+
+	va_start(ap, arg);
+	n = execl_count(ap);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		va_end(ap);
+		return execv(path, argv);
+	}
+}
+
+OP_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	size_t n, i;
+
+	va_start(ap, arg);
+	n = execl_count(ap);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		va_end(ap);
+		return execvp(file, argv);
+	}
+}
+
+OP_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n, i;
+	char *const *envp;
+
+	va_start(ap, arg);
+	n = execl_count(ap);
+	{
+		char *argv[n + 1];
+
+		argv[0] = (char *)arg;
+		for (i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		envp = va_arg(ap, char *const *);
+		va_end(ap);
+		return execve(path, argv, envp);
+	}
+}
+
 OP_EXPORT void _exit(int status)
 {
 	exit_now(status);
@@ -149,12 +284,25 @@ __attribute__((constructor)) static void otelpreload_init(void)
 {
 	int saved = errno;
 
+	/*
+	 * Secure execution (setuid, setgid, file capabilities): the loader
+	 * still loads a library installed where it trusts one (a system
+	 * directory, /etc/ld.so.preload), but the environment is the invoking
+	 * user's. Variables such as OTELPRELOAD_FILE or an OTLP endpoint would
+	 * let that user make a privileged program write files or send data
+	 * where they choose, so the library stays a pure pass-through there.
+	 */
+	if (getauxval(AT_SECURE)) {
+		op_disabled = 1;
+		return;
+	}
 	op_log_init();
 	if (env_true("OTEL_SDK_DISABLED")) {
 		op_disabled = 1;
 		errno = saved;
 		return;
 	}
+	owner_pid = getpid();
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	op_sdk_env_snapshot();
 	if (env_true("OTELPRELOAD_PROCESS_SPAN"))

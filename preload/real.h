@@ -11,6 +11,7 @@
 #define OP_REAL_H
 
 #include <sys/types.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -24,7 +25,15 @@
 	X(shutdown, int, (int, int)) \
 	X(close, int, (int)) \
 	X(_exit, void, (int)) \
+	X(execve, int, (const char *, char *const[], char *const[])) \
+	X(execv, int, (const char *, char *const[])) \
+	X(execvp, int, (const char *, char *const[])) \
+	X(execvpe, int, (const char *, char *const[], char *const[])) \
+	X(fexecve, int, (int, char *const[], char *const[])) \
 	X(close_range, int, (unsigned int, unsigned int, int)) \
+	X(closefrom, void, (int)) \
+	X(fclose, int, (FILE *)) \
+	X(socketpair, int, (int, int, int, int[2])) \
 	X(dup, int, (int)) \
 	X(dup2, int, (int, int)) \
 	X(dup3, int, (int, int, int)) \
@@ -44,6 +53,7 @@
 	X(recvmmsg, int, (int, struct mmsghdr *, unsigned int, int, struct timespec *)) \
 	X(sendfile, ssize_t, (int, int, off_t *, size_t)) \
 	X(sendfile64, ssize_t, (int, int, off64_t *, size_t)) \
+	X(splice, ssize_t, (int, loff_t *, int, loff_t *, size_t, unsigned int)) \
 	X(__read_chk, ssize_t, (int, void *, size_t, size_t)) \
 	X(__recv_chk, ssize_t, (int, void *, size_t, size_t, int)) \
 	X(__recvfrom_chk, ssize_t, (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *))

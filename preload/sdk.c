@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "engine.h"
 #include "real.h"
 #include "op.h"
 #include "sdk.h"
@@ -90,6 +91,19 @@ static const char *const protocol_names[] = {
 	[OP_OTLP_GRPC] = "grpc",
 };
 
+/*
+ * An endpoint as the debug log shows it: userinfo redacted and no query or
+ * fragment, since either may hold a credential.
+ */
+static const char *shown_endpoint(const char *url, char *buf, size_t cap)
+{
+	if (!url)
+		return "-";
+	op_http_redact_url(url, buf, cap);
+	buf[strcspn(buf, "?#")] = '\0';
+	return buf;
+}
+
 /* One debug line with what the environment configured (never header values). */
 static void log_config(void)
 {
@@ -100,7 +114,7 @@ static void log_config(void)
 		{ OP_EXPORTER_OTLP, "otlp" }, { OP_EXPORTER_CONSOLE, "console" },
 		{ OP_EXPORTER_ZIPKIN, "zipkin" }, { OP_EXPORTER_FILE, "file" },
 	};
-	char names[64] = "";
+	char names[64] = "", shown[512];
 	size_t i;
 
 	for (i = 0; i < sizeof exps / sizeof exps[0]; i++)
@@ -117,13 +131,15 @@ static void log_config(void)
 		 op_cfg.attr_value_len_limit == UINT32_MAX ? -1LL : (long long)op_cfg.attr_value_len_limit);
 	if (op_cfg.exporters & OP_EXPORTER_OTLP)
 		op_debug("otlp: protocol=%s endpoint=%s headers=%u timeout=%lldms compression=%s%s%s",
-			 protocol_names[op_cfg.otlp_protocol], op_cfg.otlp_traces_url ? op_cfg.otlp_traces_url : "-",
+			 protocol_names[op_cfg.otlp_protocol],
+			 shown_endpoint(op_cfg.otlp_traces_url, shown, sizeof shown),
 			 op_cfg.otlp_header_count, (long long)op_cfg.otlp_timeout_ms,
 			 op_cfg.otlp_gzip ? "gzip" : "none",
 			 op_cfg.otlp_certificate ? " ca=" : "",
 			 op_cfg.otlp_certificate ? op_cfg.otlp_certificate : "");
 	if (op_cfg.exporters & OP_EXPORTER_ZIPKIN)
-		op_debug("zipkin: endpoint=%s timeout=%lldms", op_cfg.zipkin_url ? op_cfg.zipkin_url : "-",
+		op_debug("zipkin: endpoint=%s timeout=%lldms",
+			 shown_endpoint(op_cfg.zipkin_url, shown, sizeof shown),
 			 (long long)op_cfg.zipkin_timeout_ms);
 	if (op_cfg.exporters & OP_EXPORTER_FILE)
 		op_debug("file: %s", op_cfg.file_path);
@@ -131,6 +147,9 @@ static void log_config(void)
 
 static void init(void)
 {
+	/* Parsing numbers sets errno; the caller is a hook inside the application's call. */
+	int saved = errno;
+
 	OP_GUARD_ENTER();
 	op_config_parse(&op_cfg, env);
 	enabled = !op_cfg.sdk_disabled && !op_disabled;
@@ -139,6 +158,7 @@ static void init(void)
 	if (op_log_level >= OP_LOG_DEBUG)
 		log_config();
 	OP_GUARD_LEAVE();
+	errno = saved;
 }
 
 void op_sdk_init(void)

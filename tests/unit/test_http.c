@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "preload/engine.h"
 #include "preload/http.h"
 
 #include "cu.h"
@@ -1156,6 +1157,106 @@ static void test_may_start(void)
 	}
 }
 
+/* url.full as the semantic conventions want it: userinfo and signature values redacted. */
+static void test_redact_url(void)
+{
+	static const char *const cases[][2] = {
+		{ "http://h/x", "http://h/x" },
+		{ "http://u:p@h:8080/x?a=1", "http://REDACTED:REDACTED@h:8080/x?a=1" },
+		{ "https://user@h/", "https://REDACTED:REDACTED@h/" },
+		/* The last '@' ends the userinfo: nothing of the password is left. */
+		{ "http://u:p@ss@h/x", "http://REDACTED:REDACTED@h/x" },
+		{ "http://u:p@h", "http://REDACTED:REDACTED@h" },
+		{ "http://u:p@h?sig=1", "http://REDACTED:REDACTED@h?sig=REDACTED" },
+		/* An '@' after the authority is no userinfo. */
+		{ "http://h/a@b?c=d@e", "http://h/a@b?c=d@e" },
+		{ "http://h/p?color=blue&sig=secret", "http://h/p?color=blue&sig=REDACTED" },
+		{ "http://h/p?AWSAccessKeyId=AKIA1&Signature=s2&Expires=3",
+		  "http://h/p?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=3" },
+		{ "https://h/o?X-Goog-Signature=abc&X-Goog-Date=1",
+		  "https://h/o?X-Goog-Signature=REDACTED&X-Goog-Date=1" },
+		{ "http://h/?sig=", "http://h/?sig=REDACTED" },
+		{ "http://h/?sig", "http://h/?sig" },
+		{ "http://h/?sig=a=b&&sig=c", "http://h/?sig=REDACTED&&sig=REDACTED" },
+		/* Keys are compared exactly, as the services spell them. */
+		{ "http://h/?SIG=a&signature=b&xsig=c&sig2=d", "http://h/?SIG=a&signature=b&xsig=c&sig2=d" },
+		{ "http://h/?q=sig=x", "http://h/?q=sig=x" },
+		{ "http://h/p?sig=abc#frag", "http://h/p?sig=REDACTED#frag" },
+		{ "http://h/p#f?sig=abc", "http://h/p#f?sig=abc" },
+		{ "http://h?", "http://h?" },
+		/* No scheme: nothing is an authority, the query is still redacted. */
+		{ "h/p?u=http://a:b@c&sig=1", "h/p?u=http://a:b@c&sig=REDACTED" },
+		{ "", "" },
+	};
+	char out[256];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		op_http_redact_url(cases[i][0], out, sizeof out);
+		OP_ASSERT_STR(out, cases[i][1]);
+	}
+}
+
+/* Cut short, the result never holds more of a secret than the whole would. */
+static void test_redact_url_cut(void)
+{
+	const char *url = "http://user:hunter2@h/p?sig=topsecret&a=1";
+	const char *want = "http://REDACTED:REDACTED@h/p?sig=REDACTED&a=1";
+	char out[128];
+
+	for (size_t cap = 1; cap <= strlen(want) + 1; cap++) {
+		memset(out, 'x', sizeof out);
+		op_http_redact_url(url, out, cap);
+		OP_ASSERT_INT(strlen(out), cap - 1);
+		CU_ASSERT_EQUAL(strncmp(out, want, cap - 1), 0);
+		CU_ASSERT_EQUAL(out[cap], 'x');
+		CU_ASSERT_PTR_NULL(strstr(out, "hunter2"));
+		CU_ASSERT_PTR_NULL(strstr(out, "topsecret"));
+	}
+	/* A long URL: every value of a secret key goes, however many. */
+	{
+		char big[8192], res[16384];
+		size_t n = (size_t)snprintf(big, sizeof big, "http://h/p?");
+
+		while (n + 32 < sizeof big)
+			n += (size_t)snprintf(big + n, sizeof big - n, "sig=SECRET%04zu&x=1&", n);
+		op_http_redact_url(big, res, sizeof res);
+		CU_ASSERT_PTR_NULL(strstr(res, "SECRET"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(res, "sig=REDACTED&x=1&"));
+	}
+}
+
+static void test_redact_query(void)
+{
+	char out[64];
+
+	OP_ASSERT_INT(op_http_redact_query("a=1&sig=2", 9, out, sizeof out), 16);
+	OP_ASSERT_STR(out, "a=1&sig=REDACTED");
+	/* Only `len` bytes are read. */
+	OP_ASSERT_INT(op_http_redact_query("Signature=x&rest", 11, out, sizeof out), 18);
+	OP_ASSERT_STR(out, "Signature=REDACTED");
+	OP_ASSERT_INT(op_http_redact_query("", 0, out, sizeof out), 0);
+	OP_ASSERT_STR(out, "");
+	OP_ASSERT_INT(op_http_redact_query("sig=abc", 7, out, 8), 7);
+	OP_ASSERT_STR(out, "sig=RED");
+}
+
+/* A Host (or URL authority) with userinfo never names the server by it. */
+static void test_split_host_userinfo(void)
+{
+	char name[64];
+	int port;
+
+	op_http_split_host("user:pw@example.com:8080", name, sizeof name, &port, 80);
+	OP_ASSERT_STR(name, "example.com");
+	OP_ASSERT_INT(port, 8080);
+	op_http_split_host("a@b:c@[::1]:9", name, sizeof name, &port, 80);
+	OP_ASSERT_STR(name, "::1");
+	OP_ASSERT_INT(port, 9);
+	op_http_split_host("user@", name, sizeof name, &port, 443);
+	OP_ASSERT_STR(name, "");
+	OP_ASSERT_INT(port, 443);
+}
+
 static CU_TestInfo tests[] = {
 	{ "request with Content-Length", test_request_content_length },
 	{ "request chunked with extensions and trailers", test_request_chunked },
@@ -1182,6 +1283,10 @@ static CU_TestInfo tests[] = {
 	{ "op_http_parse_status_line", test_parse_status_line },
 	{ "op_http_name_is", test_name_is },
 	{ "op_http_may_start", test_may_start },
+	{ "op_http_redact_url", test_redact_url },
+	{ "op_http_redact_url cut short", test_redact_url_cut },
+	{ "op_http_redact_query", test_redact_query },
+	{ "op_http_split_host with userinfo", test_split_host_userinfo },
 	CU_TEST_INFO_NULL,
 };
 
