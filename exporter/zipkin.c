@@ -246,7 +246,13 @@ static bool tag_reserved(const char *key)
 {
 	size_t i;
 
-	if (!key || !strcmp(key, TAG_ERROR) || !strcmp(key, TAG_STATUS_CODE) ||
+	/*
+	 * A key that is not UTF-8 is left out too: repaired, two different
+	 * keys could become the same one (each ill-formed byte is U+FFFD).
+	 */
+	if (!key || !op_utf8_valid(key, strlen(key)))
+		return true;
+	if (!strcmp(key, TAG_ERROR) || !strcmp(key, TAG_STATUS_CODE) ||
 	    !strcmp(key, TAG_DROPPED_ATTRS))
 		return true;
 	for (i = 0; i < sizeof scope_tags / sizeof *scope_tags; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -298,6 +299,25 @@ static void drop_injections(struct op_http *h)
 }
 
 /*
+ * An insertion the kernel has taken part of must be finished: the peer
+ * already has the start of a header line. True while one is owed.
+ */
+static bool owes_insertion(const struct op_http *h)
+{
+	return h->n_inj && h->inj[0].started && h->inj[0].done < h->inj[0].len;
+}
+
+/* Drops the insertions not yet started, keeping one that is owed. */
+static void drop_unstarted(struct op_http *h)
+{
+	unsigned keep = owes_insertion(h) ? 1 : 0;
+
+	for (unsigned i = keep; i < h->n_inj; i++)
+		inject_free(&h->inj[i]);
+	h->n_inj = keep;
+}
+
+/*
  * Called with the lock held when the stream is no longer followed (not
  * HTTP after all, a pipeline past OP_PIPELINE_MAX). The open exchanges
  * have no outcome to report: their spans are dropped, not exported empty.
@@ -316,7 +336,7 @@ static void go_dead(struct op_http *h)
 		t->span = NULL;
 		q_pop(h);
 	}
-	drop_injections(h);
+	drop_unstarted(h);
 	atomic_store_explicit(&h->owner->proto, OP_PROTO_OTHER, memory_order_release);
 }
 
@@ -663,7 +683,23 @@ static void seen_add(struct head *hd, const char *name, size_t nlen)
 	hd->seen[hd->seen_len] = '\0';
 }
 
-/* The request already has header `name` (lower case). */
+/* RFC 9110 token characters only. */
+static bool token_name(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c && strchr("!#$%&'*+-.^_`|~", c))))
+			return false;
+	}
+	return len > 0;
+}
+
+/*
+ * The request already has header `name`, in any case: the seen names are
+ * lower case, a forwarded name keeps the spelling it came with.
+ */
 static bool seen_has(const struct head *hd, const char *name, size_t nlen)
 {
 	const char *p = hd->seen;
@@ -671,7 +707,7 @@ static bool seen_has(const struct head *hd, const char *name, size_t nlen)
 	if (!hd->seen_len)
 		return false;
 	while ((p = strstr(p, "\n")) && p[1]) {
-		if (!strncmp(p + 1, name, nlen) && p[1 + nlen] == '\n')
+		if (!strncasecmp(p + 1, name, nlen) && p[1 + nlen] == '\n')
 			return true;
 		p++;
 	}
@@ -743,7 +779,10 @@ char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char
 			     debug ? "d" : sampled ? "1" : "0");
 		put_line(&buf, &len, &cap, line, (size_t)n);
 	}
-	if (has_prop(OP_PROP_B3MULTI) && !has(arg, "x-b3-traceid", 12)) {
+	/* The group goes in whole or not at all: one of its headers from the application wins. */
+	if (has_prop(OP_PROP_B3MULTI) && !has(arg, "x-b3-traceid", 12) &&
+	    !has(arg, "x-b3-spanid", 11) && !has(arg, "x-b3-sampled", 12) &&
+	    !has(arg, "x-b3-flags", 10) && !has(arg, "x-b3-parentspanid", 17)) {
 		n = snprintf(line, sizeof line, "x-b3-traceid: %s\r\nx-b3-spanid: %s\r\n%s\r\n",
 			     trace, span, debug ? "x-b3-flags: 1" : sampled ? "x-b3-sampled: 1"
 									: "x-b3-sampled: 0");
@@ -985,7 +1024,9 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 	} else if (op_http_name_is(name, nlen, "uber-trace-id")) {
 		hd->jg_ok = op_jaeger_parse(v, vlen, &hd->jg, &hd->jg_debug) == 0;
 	} else if (nlen > 8 && op_http_name_is(name, 8, "uberctx-")) {
-		if (has_prop(OP_PROP_JAEGER) && op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
+		/* The name is forwarded as it came: it must be a token, no CR or LF in it. */
+		if (has_prop(OP_PROP_JAEGER) && token_name(name, nlen) &&
+		    op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
 			add_forward(hd, name, nlen, v, vlen);
 	}
 	if (is_forwarded_name(name, nlen) && op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
@@ -1250,8 +1291,21 @@ static struct op_http *http_of(struct op_fd *f, int fd, bool out, int c)
 	struct op_http *h = atomic_load_explicit(&f->http, memory_order_acquire), *none = NULL;
 	enum side side;
 
-	if (h)
-		return h->gen == fork_gen && !h->dead ? h : NULL;
+	if (h) {
+		bool owed;
+
+		if (h->gen != fork_gen)
+			return NULL;
+		if (!h->dead)
+			return h;
+		/* A dead stream is left alone, once an insertion it owes is out. */
+		if (!out)
+			return NULL;
+		pthread_mutex_lock(&h->lock);
+		owed = owes_insertion(h);
+		pthread_mutex_unlock(&h->lock);
+		return owed ? h : NULL;
+	}
 	if (atomic_load_explicit(&f->proto, memory_order_acquire) != OP_PROTO_UNKNOWN || c < 0)
 		return NULL;
 	if ((f->kind == OP_FD_TCP_CLIENT || f->kind == OP_FD_TLS) && out)
@@ -1553,7 +1607,7 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 	/* A head that continues in a later write gets what is known by now. */
 	if (!h->dead)
 		build_injection(h);
-	if (h->dead || !inject_due(h, n) || !can_inject) {
+	if ((h->dead && !owes_insertion(h)) || !inject_due(h, n) || !can_inject) {
 		if (!can_inject)
 			drop_injections(h);
 		pthread_mutex_unlock(&h->lock);

@@ -28,6 +28,9 @@ packages=(
 	libcurl4-openssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libcunit1-dev libunwind-dev libssl-dev libgnutls28-dev
 	curl wget openssl python3 hyperfine nginx-light wrk
+	clang libclang-rt-14-dev
+	libpython3.11-testsuite redis-server redis-tools
+	valgrind
 )
 
 installed() {
