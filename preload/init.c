@@ -191,60 +191,53 @@ static size_t execl_count(va_list ap)
 	return n;
 }
 
+/* argv[0..n] from the execl arguments: `arg`, the n - 1 in `ap`, NULL. */
+static void execl_fill(char **argv, size_t n, const char *arg, va_list *ap)
+{
+	argv[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		argv[i] = va_arg(*ap, char *);
+}
+
 OP_EXPORT int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
-	size_t n, i;
 
 	va_start(ap, arg);
-	n = execl_count(ap);
-	{
-		char *argv[n + 1];
+	size_t n = execl_count(ap);
+	char *argv[n + 1];
 
-		argv[0] = (char *)arg;
-		for (i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		va_end(ap);
-		return execv(path, argv);
-	}
+	execl_fill(argv, n, arg, &ap);
+	va_end(ap);
+	return execv(path, argv);
 }
 
 OP_EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	va_list ap;
-	size_t n, i;
 
 	va_start(ap, arg);
-	n = execl_count(ap);
-	{
-		char *argv[n + 1];
+	size_t n = execl_count(ap);
+	char *argv[n + 1];
 
-		argv[0] = (char *)arg;
-		for (i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		va_end(ap);
-		return execvp(file, argv);
-	}
+	execl_fill(argv, n, arg, &ap);
+	va_end(ap);
+	return execvp(file, argv);
 }
 
 OP_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	va_list ap;
-	size_t n, i;
 	char *const *envp;
+	va_list ap;
 
 	va_start(ap, arg);
-	n = execl_count(ap);
-	{
-		char *argv[n + 1];
+	size_t n = execl_count(ap);
+	char *argv[n + 1];
 
-		argv[0] = (char *)arg;
-		for (i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		envp = va_arg(ap, char *const *);
-		va_end(ap);
-		return execve(path, argv, envp);
-	}
+	execl_fill(argv, n, arg, &ap);
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
 }
 
 OP_EXPORT void _exit(int status)
