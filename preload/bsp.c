@@ -115,21 +115,12 @@ static void module_path(char *out, size_t size)
 }
 
 /*
- * Held while the worker loads the module. fork() waits for it (see
+ * Held while the worker loads the module and creates the exporters. fork() waits for it (see
  * op_bsp_atfork_prepare): a child forked in the middle of a dlopen() gets
  * the loader's half-built state, and its own later dlopen() of the module
  * crashes; forked before or after, it is consistent.
  */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void load_exporter_locked(void);
-
-static void load_exporter(void)
-{
-	pthread_mutex_lock(&load_lock);
-	load_exporter_locked();
-	pthread_mutex_unlock(&load_lock);
-}
 
 static void load_exporter_locked(void)
 {
@@ -162,11 +153,21 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 {
 	enum op_export_result r = OP_EXPORT_FAILED;
 
-	if (!api_loaded)
-		load_exporter();
-	if (api && !api_created) {
-		api_created = true;
-		api_ctx = api->create(&op_cfg, op_log_level, &exiting);
+	/*
+	 * Loading the module and creating the exporters (libcurl's and
+	 * OpenSSL's global initialisation) both happen under load_lock, which
+	 * fork() waits for: a child forked in the middle would inherit their
+	 * locks held by a thread it does not have.
+	 */
+	if (!api_loaded || (api && !api_created)) {
+		pthread_mutex_lock(&load_lock);
+		if (!api_loaded)
+			load_exporter_locked();
+		if (api && !api_created) {
+			api_created = true;
+			api_ctx = api->create(&op_cfg, op_log_level, &exiting);
+		}
+		pthread_mutex_unlock(&load_lock);
 	}
 	atomic_store_explicit(&in_flight, n, memory_order_relaxed);
 	if (api && api_ctx)
