@@ -169,7 +169,8 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 		}
 		pthread_mutex_unlock(&load_lock);
 	}
-	atomic_store_explicit(&in_flight, n, memory_order_relaxed);
+	/* Release: a child forked from here on sees the popped batch (worker_state_free_child). */
+	atomic_store_explicit(&in_flight, n, memory_order_release);
 	if (api && api_ctx)
 		r = api->export_spans(api_ctx, batch, n, res, deadline,
 				      atomic_load_explicit(&exiting, memory_order_relaxed) ?
@@ -210,18 +211,34 @@ static void lower_priority(void)
 	errno = saved;
 }
 
+/*
+ * The worker's batch and resource live here rather than on its stack, so
+ * that a forked child, which has no worker, can free them (its own worker
+ * builds new ones with the child's pid).
+ */
+static struct op_span **wk_batch;
+static uint32_t wk_batch_max;
+static struct op_resource wk_res;
+static bool wk_res_built;
+
 static void *worker(void *arg)
 {
-	uint32_t batch_max = op_cfg.bsp_max_export_batch;
+	/* Without memory for a batch, spans go one at a time. */
+	static struct op_span *one[1];
 	struct op_span **batch;
-	struct op_resource res;
+	uint32_t batch_max;
 
 	(void)arg;
 	/* Everything this thread does is ours: never trace it. */
 	OP_GUARD_ENTER();
 	lower_priority();
-	batch = malloc(batch_max * sizeof *batch);
-	op_resource_build(&res, &op_cfg, NULL, NULL, (long)getpid());
+	wk_batch_max = op_cfg.bsp_max_export_batch;
+	wk_batch = malloc(wk_batch_max * sizeof *wk_batch);
+	op_resource_build(&wk_res, &op_cfg, NULL, NULL, (long)getpid());
+	wk_res_built = true;
+
+	batch = wk_batch ? wk_batch : one;
+	batch_max = wk_batch ? wk_batch_max : 1;
 
 	for (;;) {
 		int64_t delay_end = op_mono_ns() + op_cfg.bsp_schedule_delay_ms * 1000000;
@@ -247,8 +264,7 @@ static void *worker(void *arg)
 			n = op_queue_pop(&queue, batch, left < batch_max ? left : batch_max);
 			if (n == 0)
 				break;
-			if (batch)
-				export_batch(batch, n, &res, deadline);
+			export_batch(batch, n, &wk_res, deadline);
 		}
 
 		pthread_mutex_lock(&w.lock);
@@ -432,24 +448,47 @@ void op_bsp_atfork_parent(void)
 	pthread_mutex_unlock(&load_lock);
 }
 
+/*
+ * The parent's worker state, copied into a forked child that has no
+ * worker: a batch being exported (in_flight spans of it, popped and not
+ * yet freed), the batch array and the resource.
+ */
+static void worker_state_free_child(void)
+{
+	uint64_t n = atomic_load_explicit(&in_flight, memory_order_acquire);
+
+	if (wk_batch) {
+		for (uint32_t i = 0; i < n && i < wk_batch_max; i++)
+			op_span_free(wk_batch[i]);
+		free(wk_batch);
+		wk_batch = NULL;
+	}
+	if (wk_res_built) {
+		op_resource_free(&wk_res);
+		wk_res_built = false;
+	}
+}
+
 void op_bsp_atfork_child(void)
 {
 	/*
-	 * The child has only the forking thread. Locks are re-created, not
-	 * unlocked; the parent's queued spans are the parent's to export; the
-	 * worker is started again by the child's first span, and the exporter
-	 * context is rebuilt (the parent's is leaked on purpose: cleaning it
-	 * up could close or write to connections the parent still uses).
+	 * The child has only the forking thread, which holds the three locks
+	 * (op_bsp_atfork_prepare): they are released, not re-created. The
+	 * parent's queued spans are the parent's to export; the worker is
+	 * started again by the child's first span, and the exporter context is
+	 * rebuilt (the parent's is leaked on purpose: cleaning it up could
+	 * close or write to connections the parent still uses).
 	 */
-	pthread_mutex_init(&w.lock, NULL);
-	pthread_mutex_init(&load_lock, NULL);
 	if (init_ok) {
 		cond_init(&w.wake);
 		cond_init(&w.flushed);
 		op_queue_reset_child(&queue);
-	} else {
-		pthread_mutex_init(&queue.lock, NULL);
 	}
+	if (w.started)
+		worker_state_free_child();
+	pthread_mutex_unlock(&queue.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_mutex_unlock(&load_lock);
 	w.started = false;
 	w.failed = false;
 	/*

@@ -127,5 +127,5 @@ void op_dso_atfork_parent(void)
 
 void op_dso_atfork_child(void)
 {
-	pthread_mutex_init(&op_dso_lock, NULL);
+	pthread_mutex_unlock(&op_dso_lock);
 }

@@ -78,6 +78,7 @@ struct head {
 	int inject;             /* client: index in op_http.inj, or -1 */
 	bool inject_out;        /* client: bytes of this head's header went out */
 	size_t seen_len;        /* client: bytes used in `seen` */
+	bool seen_full;         /* client: a name did not fit in `seen` */
 	/* Server: what each format found, decided between at the head's end. */
 	struct op_span_ctx tp, b3, jg;
 	int tp_count;           /* traceparent headers: more than one is invalid */
@@ -632,32 +633,60 @@ static void head_reset(struct head *hd)
 	 */
 	memset(hd, 0, offsetof(struct head, host));
 	hd->host[0] = hd->ua[0] = hd->seen[0] = '\0';
+	hd->seen_full = false;
 	hd->inject = -1;
 	hd->b3m_sampled = -1;
 }
 
-/* Appends `v` to a comma-joined value (a header sent more than once), bounded. */
+/*
+ * Appends `v` to a comma-joined value (a header sent more than once),
+ * bounded. A value with a control character other than HTAB, or a byte
+ * past ASCII, is not joined (tracestate and baggage are ASCII); HTAB, only
+ * ever whitespace around list members, becomes a space.
+ */
 static void join_value(char **dst, const char *v, size_t vlen, size_t max)
 {
 	size_t old = *dst ? strlen(*dst) : 0;
 	char *grown;
 
+	for (size_t i = 0; i < vlen; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || (unsigned char)v[i] > 0x7e)
+			return;
 	if (old + (old ? 1 : 0) + vlen > max || !(grown = realloc(*dst, old + vlen + 2)))
 		return;
 	if (old)
 		grown[old++] = ',';
-	memcpy(grown + old, v, vlen);
+	for (size_t i = 0; i < vlen; i++)
+		grown[old + i] = v[i] == '\t' ? ' ' : v[i];
 	grown[old + vlen] = '\0';
 	*dst = grown;
 }
 
-/* Appends "name: value\r\n" to the lines the request passes on, bounded. */
+/* `forward` has a line for `name` already (names compared without case). */
+static bool forward_has(const struct head *hd, const char *name, size_t nlen)
+{
+	for (const char *l = hd->forward; l && *l;) {
+		const char *end = strstr(l, "\r\n");
+
+		if (!strncasecmp(l, name, nlen) && l[nlen] == ':')
+			return true;
+		if (!end)
+			break;
+		l = end + 2;
+	}
+	return false;
+}
+
+/*
+ * Appends "name: value\r\n" to the lines the request passes on, bounded;
+ * a repeated name is passed on once, with its first value.
+ */
 static void add_forward(struct head *hd, const char *name, size_t nlen, const char *v, size_t vlen)
 {
 	size_t need = nlen + vlen + 4;
 	char *grown;
 
-	if (hd->forward_len + need > OP_INHERIT_MAX ||
+	if (forward_has(hd, name, nlen) || hd->forward_len + need > OP_INHERIT_MAX ||
 	    !(grown = realloc(hd->forward, hd->forward_len + need + 1)))
 		return;
 	hd->forward = grown;
@@ -666,21 +695,6 @@ static void add_forward(struct head *hd, const char *name, size_t nlen, const ch
 	memcpy(grown + hd->forward_len + nlen + 2, v, vlen);
 	memcpy(grown + hd->forward_len + nlen + 2 + vlen, "\r\n", 3);
 	hd->forward_len += need;
-}
-
-static void seen_add(struct head *hd, const char *name, size_t nlen)
-{
-	if (hd->seen_len + nlen + 2 > OP_SEEN_MAX)
-		return;
-	if (!hd->seen_len)
-		hd->seen[hd->seen_len++] = '\n';
-	for (size_t i = 0; i < nlen; i++) {
-		char c = name[i];
-
-		hd->seen[hd->seen_len++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	hd->seen[hd->seen_len++] = '\n';
-	hd->seen[hd->seen_len] = '\0';
 }
 
 /* RFC 9110 token characters only. */
@@ -704,6 +718,9 @@ static bool seen_has(const struct head *hd, const char *name, size_t nlen)
 {
 	const char *p = hd->seen;
 
+	/* Names were lost: claim them all rather than risk sending one twice. */
+	if (hd->seen_full)
+		return true;
 	if (!hd->seen_len)
 		return false;
 	while ((p = strstr(p, "\n")) && p[1]) {
@@ -725,6 +742,46 @@ static bool is_forwarded_name(const char *name, size_t nlen)
 		if (op_http_name_is(name, nlen, *f))
 			return true;
 	return false;
+}
+
+/*
+ * A name op_propagation_lines() may ask about: a header some propagator
+ * writes, or one the serving request passes on (uberctx-*, the configured
+ * forwarded names). Only these are kept in `seen`, so no number of other
+ * headers can crowd them out.
+ */
+static bool propagation_name(const char *name, size_t nlen)
+{
+	static const char *const names[] = {
+		"traceparent", "tracestate", "baggage", "b3", "x-b3-traceid", "x-b3-spanid",
+		"x-b3-sampled", "x-b3-flags", "x-b3-parentspanid", "uber-trace-id",
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (op_http_name_is(name, nlen, names[i]))
+			return true;
+	if (nlen > 8 && op_http_name_is(name, 8, "uberctx-"))
+		return token_name(name, nlen);
+	return is_forwarded_name(name, nlen);
+}
+
+static void seen_add(struct head *hd, const char *name, size_t nlen)
+{
+	if (!propagation_name(name, nlen))
+		return;
+	if (hd->seen_len + nlen + 2 > OP_SEEN_MAX) {
+		hd->seen_full = true;
+		return;
+	}
+	if (!hd->seen_len)
+		hd->seen[hd->seen_len++] = '\n';
+	for (size_t i = 0; i < nlen; i++) {
+		char c = name[i];
+
+		hd->seen[hd->seen_len++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	hd->seen[hd->seen_len++] = '\n';
+	hd->seen[hd->seen_len] = '\0';
 }
 
 /* Appends a formatted line to a growable buffer; false when out of memory. */

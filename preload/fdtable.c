@@ -199,6 +199,6 @@ void op_fd_atfork_parent(void)
 
 void op_fd_atfork_child(void)
 {
-	/* The child has one thread: re-create the lock rather than unlock it. */
-	pthread_mutex_init(&pool_lock, NULL);
+	/* The child has one thread, the one that took the lock before fork(). */
+	pthread_mutex_unlock(&pool_lock);
 }

@@ -144,5 +144,5 @@ void op_ptrmap_atfork_parent(struct op_ptrmap *m)
 
 void op_ptrmap_atfork_child(struct op_ptrmap *m)
 {
-	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_unlock(&m->lock);
 }

@@ -66,7 +66,6 @@ uint64_t op_queue_dropped(struct op_queue *q)
 
 void op_queue_reset_child(struct op_queue *q)
 {
-	pthread_mutex_init(&q->lock, NULL);
 	while (q->len > 0) {
 		op_span_free(q->ring[q->head]);
 		q->ring[q->head] = NULL;

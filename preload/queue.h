@@ -5,9 +5,9 @@
  * Locking: `lock` protects every field. Producers hold it for a few
  * instructions; the consumer holds it only to move spans out, never while
  * exporting. Deadlock prevention: no other lock is ever taken while it is
- * held. After fork() the child re-initialises it (op_queue_reset_child)
- * instead of unlocking, because the thread that held it does not exist in
- * the child.
+ * held. fork() is prepared by taking it, so the child's only thread
+ * holds it: the child empties the queue (op_queue_reset_child) and then
+ * releases it.
  */
 #ifndef OP_QUEUE_H
 #define OP_QUEUE_H
@@ -42,8 +42,9 @@ uint32_t op_queue_len(struct op_queue *q);
 uint64_t op_queue_dropped(struct op_queue *q);
 
 /*
- * In a forked child: re-creates the mutex and frees the spans inherited
- * from the parent (the parent exports them; the child must not).
+ * In a forked child, with `lock` held (taken before fork()): frees the
+ * spans inherited from the parent (the parent exports them; the child
+ * must not). The caller releases the lock.
  */
 void op_queue_reset_child(struct op_queue *q);
 

@@ -84,7 +84,6 @@ if [ "$SECONDS_WANTED" = 0 ]; then
 	note "fuzzing skipped: open findings in $HERE/known/$TARGET ($(ls "$HERE/known/$TARGET" 2>/dev/null | tr '\n' ' '))"
 	exit 0
 fi
-# 2. Fuzzing from the seed corpus (and the regressions) for the time given.
 seeds=$(find "$HERE/corpus/$TARGET" -type f | wc -l)
 ((seeds > 0)) || fail "no seed corpus in $HERE/corpus/$TARGET"
 start=$(date +%s)

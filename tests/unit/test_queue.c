@@ -4,6 +4,8 @@
  * forked child whose parent held the lock at fork() time.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +24,7 @@ static struct op_span *mk(int64_t seq)
 	if (!s)
 		abort();
 	s->name = strdup("queued");
+	s->name_heap = true;
 	s->kind = OP_SPAN_KIND_INTERNAL;
 	s->start_ns = seq;
 	s->end_ns = seq;
@@ -152,24 +155,23 @@ static void test_many_producers(void)
 }
 
 static struct op_queue forkq;
-static pthread_mutex_t holding = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t held = PTHREAD_COND_INITIALIZER;
-static int is_held, may_release;
+static _Atomic int producer_started;
 
-/* Holds the queue's lock across the main thread's fork(). */
-static void *lock_holder(void *arg)
+/* Pushes one span; started while the main thread holds the lock for fork(). */
+static void *late_producer(void *arg)
 {
-	pthread_mutex_lock(&forkq.lock);
-	pthread_mutex_lock(&holding);
-	is_held = 1;
-	pthread_cond_signal(&held);
-	while (!may_release)
-		pthread_cond_wait(&held, &holding);
-	pthread_mutex_unlock(&holding);
-	pthread_mutex_unlock(&forkq.lock);
+	(void)arg;
+	atomic_store(&producer_started, 1);
+	op_queue_push(&forkq, mk(3));
 	return NULL;
 }
 
+/*
+ * The library prepares fork() by taking the queue's lock (so no other
+ * thread is inside the queue), and the child, whose only thread then holds
+ * it, empties the queue and releases it: the child starts with no spans
+ * and a working queue, the parent keeps its spans and the push that waited.
+ */
 static void test_reset_in_child(void)
 {
 	struct op_span *out[8];
@@ -180,11 +182,10 @@ static void test_reset_in_child(void)
 	CU_ASSERT_EQUAL_FATAL(op_queue_init(&forkq, 8), 0);
 	op_queue_push(&forkq, mk(1));
 	op_queue_push(&forkq, mk(2));
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, lock_holder, NULL), 0);
-	pthread_mutex_lock(&holding);
-	while (!is_held)
-		pthread_cond_wait(&held, &holding);
-	pthread_mutex_unlock(&holding);
+	pthread_mutex_lock(&forkq.lock);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, late_producer, NULL), 0);
+	while (!atomic_load(&producer_started))
+		sched_yield();
 
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
@@ -192,6 +193,7 @@ static void test_reset_in_child(void)
 		/* A deadlock shows as SIGALRM instead of a hung test. */
 		alarm(5);
 		op_queue_reset_child(&forkq);
+		pthread_mutex_unlock(&forkq.lock);
 		if (op_queue_len(&forkq) != 0)
 			_exit(10);
 		if (op_queue_push(&forkq, mk(42)) != 1)
@@ -201,20 +203,16 @@ static void test_reset_in_child(void)
 		op_span_free(out[0]);
 		_exit(0);
 	}
+	pthread_mutex_unlock(&forkq.lock);
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
 		fprintf(stderr, "\nchild: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-
-	pthread_mutex_lock(&holding);
-	may_release = 1;
-	pthread_cond_signal(&held);
-	pthread_mutex_unlock(&holding);
 	pthread_join(th, NULL);
 
-	/* The parent keeps its spans. */
-	OP_ASSERT_INT(op_queue_len(&forkq), 2);
+	/* The parent keeps its spans, and the push that waited for the lock. */
+	OP_ASSERT_INT(op_queue_len(&forkq), 3);
 	free_all(out, op_queue_pop(&forkq, out, 8));
 	op_queue_destroy(&forkq);
 }
