@@ -39,7 +39,6 @@
 
 #include "fuzz.h"
 
-#define MAX_INSERTS 64
 
 struct kernel {
 	struct fz sched;
@@ -49,8 +48,8 @@ struct kernel {
 	char *foreign;          /* engine bytes since the last application bytes */
 	size_t flen, fcap;
 	size_t taken;           /* application bytes taken in the current call */
-	struct { size_t at; char *bytes; size_t len; } ins[MAX_INSERTS];
-	int n_ins;
+	struct insertion { size_t at; char *bytes; size_t len; } *ins; /* one per request head at most */
+	int n_ins, cap_ins;
 	bool reset;
 };
 
@@ -78,7 +77,12 @@ static void app_piece(struct kernel *k, size_t o, size_t len)
 	FUZZ_CHECK(o >= k->app_pos, "application bytes at %zu sent again (next expected %zu)", o, k->app_pos);
 	if (o == k->app_pos) {
 		if (k->flen) {
-			FUZZ_CHECK(k->n_ins < MAX_INSERTS, "too many insertions");
+			if (k->n_ins == k->cap_ins) {
+				k->cap_ins = k->cap_ins ? 2 * k->cap_ins : 16;
+				k->ins = realloc(k->ins, (size_t)k->cap_ins * sizeof *k->ins);
+				if (!k->ins)
+					abort();
+			}
 			k->ins[k->n_ins].at = o;
 			k->ins[k->n_ins].bytes = malloc(k->flen);
 			if (!k->ins[k->n_ins].bytes)
@@ -342,6 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	op_fd_release(server);
 	for (int i = 0; i < k.n_ins; i++)
 		free(k.ins[i].bytes);
+	free(k.ins);
 	free(k.foreign);
 	free(copy);
 	return 0;

@@ -228,3 +228,10 @@ now_ms() {
 task_count() {
 	ls "/proc/$1/task" 2>/dev/null | wc -l | tr -d ' '
 }
+
+# A sanitizer build (cmake -DOTELPRELOAD_SANITIZE=...) puts the sanitizer
+# runtime first in LIB and TESTLIB and fails the test on any report:
+# tests/sanitizers/sanitize.sh. Keep this at the end of lib.sh.
+if [ -f "$BUILD/sanitize.env" ]; then
+	. "$SRC/tests/sanitizers/sanitize.sh"
+fi
