@@ -2,6 +2,7 @@
  * otelpreload: runs a command with libotelpreload.so preloaded.
  *
  *   otelpreload run [OPTIONS] [--] CMD [ARGS...]
+ *   otelpreload inject [OPTIONS] [FILE...]   (inject.c)
  *   otelpreload version
  *   otelpreload help
  *
@@ -22,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inject.h"
+
 #ifndef OP_VERSION
 #define OP_VERSION "0.0.0-dev"
 #endif
@@ -41,6 +44,7 @@
 
 static const char usage_text[] =
 	"usage: otelpreload run [OPTIONS] [--] CMD [ARGS...]\n"
+	"       otelpreload inject [OPTIONS] [FILE...]\n"
 	"       otelpreload version\n"
 	"       otelpreload help\n";
 
@@ -84,7 +88,10 @@ static const char help_text[] =
 	"  otelpreload run --file /tmp/spans.jsonl -- ./build.sh\n"
 	"\n"
 	"  # console output explicitly, with debug logging from the library\n"
-	"  OTEL_LOG_LEVEL=debug otelpreload run --exporter console -- wget -q URL\n";
+	"  OTEL_LOG_LEVEL=debug otelpreload run --exporter console -- wget -q URL\n"
+	"\n"
+	"inject adds otelpreload to Kubernetes manifests (pods and workloads)\n"
+	"as the admission webhook would; 'otelpreload inject --help' says more.\n";
 
 static void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
@@ -439,6 +446,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 2, argv + 2, argv[0]);
+	if (!strcmp(cmd, "inject"))
+		return op_inject_main(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		if (argc > 2)
 			usage_error("version takes no arguments");

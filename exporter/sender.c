@@ -100,6 +100,7 @@ struct op_sender {
 	uint32_t rnd;            /* backoff jitter state */
 };
 
+#ifndef OP_BUNDLED_DEPS
 /*
  * OpenSSL registers OPENSSL_cleanup() with atexit() the first time it is
  * initialised. The core flushes the last spans from its own atexit handler,
@@ -128,6 +129,35 @@ static void openssl_no_atexit(void)
 		dlclose(lib);
 	}
 }
+#endif
+
+#ifdef OP_BUNDLED_DEPS
+/*
+ * The bundled libcurl has no CA bundle compiled in, since the image it runs
+ * in is not the one it was built on: the one to trust is the image's,
+ * wherever its distribution keeps it. SSL_CERT_FILE (OpenSSL's variable,
+ * which many images set) comes first.
+ */
+static char *system_ca_bundle(void)
+{
+	static const char *const paths[] = {
+		"/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine */
+		"/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, Fedora, UBI */
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL 7 and later */
+		"/etc/ssl/ca-bundle.pem",                            /* SUSE */
+		"/etc/ssl/cert.pem",                                 /* Alpine, BSDs */
+	};
+	const char *env = getenv("SSL_CERT_FILE");
+	unsigned i;
+
+	if (env && *env)
+		return strdup(env);
+	for (i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (!access(paths[i], R_OK))
+			return strdup(paths[i]);
+	return NULL;
+}
+#endif
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -140,7 +170,10 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
  */
 static void global_init(void)
 {
+#ifndef OP_BUNDLED_DEPS
+	/* A bundled libcurl has its own TLS: the host's OpenSSL is not ours. */
 	openssl_no_atexit();
+#endif
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -584,6 +617,10 @@ struct op_sender *op_sender_create(const struct op_sender_opts *o)
 			o->what, h->shown_url, o->what);
 		goto fail;
 	}
+#ifdef OP_BUNDLED_DEPS
+	if (h->https && !h->ca_file)
+		h->ca_file = system_ca_bundle();   /* none: libcurl then fails the handshake */
+#endif
 	if (h->grpc && !(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2)) {
 		op_warn("this libcurl has no HTTP/2, which OTLP/gRPC needs; use "
 			"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf");

@@ -11,7 +11,12 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <unistd.h>
+#if __has_include(<linux/close_range.h>)
 #include <linux/close_range.h>
+#else
+#define CLOSE_RANGE_UNSHARE (1U << 1)   /* musl-gcc sees no kernel headers */
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 #include <stdio.h>
 

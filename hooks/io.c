@@ -166,7 +166,7 @@ OP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return op_hook_in(fd, msg->msg_iov, (int)msg->msg_iovlen, REAL(recvmsg)(fd, msg, flags));
 }
 
-OP_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+OP_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, OP_MMSG_FLAGS flags,
 		       struct timespec *timeout)
 {
 	int r, err;
@@ -303,7 +303,7 @@ OP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
  * On a stream socket sendmmsg is a series of sendmsg calls; on a followed
  * fd it is performed as such, so each message goes through the engine.
  */
-OP_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+OP_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, OP_MMSG_FLAGS flags)
 {
 	unsigned int i;
 
@@ -315,7 +315,7 @@ OP_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 		size_t total = 0;
 		ssize_t r;
 
-		for (size_t k = 0; k < m->msg_iovlen; k++)
+		for (size_t k = 0; k < (size_t)m->msg_iovlen; k++)   /* an int on musl */
 			total += m->msg_iov[k].iov_len;
 		r = op_hook_out(fd, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_controllen == 0, &pl);
 		if (r < 0)

@@ -11,11 +11,32 @@
 #define OP_REAL_H
 
 #include <sys/types.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "op.h"
+
+/*
+ * Where musl declares a hooked call differently from glibc, or not at all.
+ * Its sendmmsg/recvmmsg take unsigned flags. Its sendfile64 (before 1.2.4)
+ * is a macro for sendfile, but programs linked against an older musl call
+ * the sendfile64 symbol, so our hook keeps that name. close_range,
+ * closefrom and fcntl64 are glibc's; hooking them costs nothing where
+ * nobody calls them (and they resolve to the ENOSYS stub).
+ */
+#ifdef __GLIBC__
+#define OP_MMSG_FLAGS int
+#else
+#define OP_MMSG_FLAGS unsigned int
+#undef sendfile64
+ssize_t sendfile64(int out, int in, off_t *off, size_t n);
+int close_range(unsigned int first, unsigned int last, int flags);
+void closefrom(int lowfd);
+int fcntl64(int fd, int cmd, ...);
+#endif
 
 #define OP_REAL_FUNCS(X) \
 	X(socket, int, (int, int, int)) \
@@ -46,11 +67,11 @@
 	X(send, ssize_t, (int, const void *, size_t, int)) \
 	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
 	X(sendmsg, ssize_t, (int, const struct msghdr *, int)) \
-	X(sendmmsg, int, (int, struct mmsghdr *, unsigned int, int)) \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned int, OP_MMSG_FLAGS)) \
 	X(recv, ssize_t, (int, void *, size_t, int)) \
 	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
 	X(recvmsg, ssize_t, (int, struct msghdr *, int)) \
-	X(recvmmsg, int, (int, struct mmsghdr *, unsigned int, int, struct timespec *)) \
+	X(recvmmsg, int, (int, struct mmsghdr *, unsigned int, OP_MMSG_FLAGS, struct timespec *)) \
 	X(sendfile, ssize_t, (int, int, off_t *, size_t)) \
 	X(sendfile64, ssize_t, (int, int, off64_t *, size_t)) \
 	X(splice, ssize_t, (int, loff_t *, int, loff_t *, size_t, unsigned int)) \

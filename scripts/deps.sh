@@ -31,6 +31,14 @@ packages=(
 	clang libclang-rt-14-dev
 	libpython3.11-testsuite redis-server redis-tools
 	valgrind
+	# the portable builds (portable/, thirdparty/): musl-gcc, and dpkg-source and patch to unpack Debian's sources
+	musl-tools dpkg-dev patch
+	# the aarch64 copy: cross compiler, its glibc, and qemu-user to run it in tests
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+	# otelpreload inject reads and writes YAML; the k8s tests apply patches and read YAML
+	libyaml-dev python3-yaml python3-jsonpatch
+	# the init-container image without Docker (init-container/build-image.sh, tests/image): OCI layout, docker-archive
+	umoci skopeo
 )
 
 installed() {
@@ -45,6 +53,14 @@ elif node --version >/dev/null 2>&1; then
 	packages+=(npm)
 else
 	packages+=(nodejs npm)
+fi
+
+# kubectl renders init-container/deploy offline (`kubectl kustomize`) for the
+# webhook tests. One already on PATH (a vendor's or a newer one) wins: its
+# package may own /usr/bin/kubectl, which Debian's kubernetes-client (1.20)
+# would conflict with.
+if ! command -v kubectl >/dev/null; then
+	packages+=(kubernetes-client)
 fi
 
 apt_part() {
@@ -106,5 +122,35 @@ npm_part() {
 	fi
 }
 
+# thirdparty/fetch.sh builds the exporter's dependencies from Debian's
+# source packages (apt-get source), which needs deb-src entries: add them,
+# for the Debian archives apt already uses, when there are none.
+deb_src_part() {
+	command -v apt-get >/dev/null || return 0
+	apt-cache showsrc zlib 2>/dev/null | grep -q '^Package: zlib$' && return 0
+	local f=/etc/apt/sources.list.d/otelpreload-deb-src s d822= lines=
+	for s in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $s && $s != "$f.sources" ]] || continue
+		# deb822 stanzas (blank-line separated) of Debian's archives only.
+		d822+=$(awk 'BEGIN { RS = ""; ORS = "\n\n" } /URIs:[^\n]*debian/ && /Types:[^\n]*deb/ {
+			sub(/Types:[^\n]*/, "Types: deb-src"); print }' "$s")$'\n\n'
+	done
+	for s in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -f $s && $s != "$f.list" ]] || continue
+		lines+=$(sed -n 's/^deb \(\(\[[^]]*\] \)\{0,1\}[^ ]*debian[^ ]* .*\)/deb-src \1/p' "$s")$'\n'
+	done
+	if [[ -z ${d822//[$'\n']/} && -z ${lines//[$'\n']/} ]]; then
+		say "no Debian archive in apt's sources: add deb-src entries by hand for thirdparty/fetch.sh"
+		return 0
+	fi
+	local sudo=()
+	((EUID == 0)) || sudo=(sudo)
+	say "adding deb-src entries ($f.*)"
+	[[ -z ${d822//[$'\n']/} ]] || printf '%s' "$d822" | "${sudo[@]}" tee "$f.sources" >/dev/null
+	[[ -z ${lines//[$'\n']/} ]] || printf '%s' "$lines" | "${sudo[@]}" tee "$f.list" >/dev/null
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q update
+}
+
 apt_part
+deb_src_part
 $apt_only || npm_part

@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""A pod's life without a cluster, for tests/image/pod_simulation.sh.
+
+    pod.py admit K8S_REVIEW POD_JSON OUT_JSON --name NAME --node NODE
+
+The API server's part: sends POD_JSON to the mutation as an AdmissionReview
+v1 CREATE (through k8s_review, the webhook's op_k8s_review as a program),
+checks the response, applies its JSONPatch with python3-jsonpatch, then
+names the pod NAME and binds it to NODE as the API server and the scheduler
+would, and writes it to OUT_JSON.
+
+    pod.py run POD_JSON CONTAINER ROOT --volume NAME=DIR... [--init]
+               [--image LAYOUT] [--image-defaults] [--command ARG...]
+
+The kubelet's part, for one container (--init: an init container) of the
+pod: its root filesystem is the directory ROOT, each volume NAME it mounts
+is the directory DIR. With --image, the container's image is read from the
+OCI layout LAYOUT (the image's tag must be the layout's) and its config
+gives the entrypoint, command, user, environment and working directory;
+without, the container needs a command. The process gets what the kubelet
+and the runtime would give it:
+  - argv from the container's command/args and the image's
+    Entrypoint/Cmd, by Kubernetes' rules, $(VAR) expanded;
+  - exactly the image's Env and the container's env, in the container's
+    order, each value with $(VAR) expanded from the variables before it
+    (Kubernetes' expansion: $$ is $, an unknown $(VAR) stays as written),
+    fieldRef values from the pod (metadata.name, metadata.namespace,
+    spec.nodeName, ...); nothing else (no service links);
+  - the user of securityContext.runAsUser/runAsGroup, else the image's
+    numeric USER; runAsNonRoot refuses uid 0 or a non-numeric user;
+  - a chroot into ROOT in a private mount namespace, read-only when
+    readOnlyRootFilesystem, the volumes bind-mounted at their mountPath
+    (read-only when readOnly), the host's /proc at /proc;
+  - no_new_privs when allowPrivilegeEscalation is false.
+As root the process runs under that uid and gid (so without capabilities);
+otherwise in a user namespace (unshare -rm), as its uid 0, which is said on
+stderr. --image-defaults ignores the container's command and args, as
+`docker run IMAGE` would; --command replaces argv, as `kubectl exec` would,
+with the container's environment. The exit status is the process's.
+"""
+import base64
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def die(msg):
+    sys.exit("pod.py: " + msg)
+
+
+# ---- the API server's part ------------------------------------------------------
+
+def admit(argv):
+    import jsonpatch
+
+    review, pod_path, out = argv[0], argv[1], argv[2]
+    opts = dict(zip(argv[3::2], argv[4::2]))
+    pod = json.load(open(pod_path))
+    uid = str(uuid.uuid4())
+    body = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": pod["metadata"]["namespace"],
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+            "object": pod,
+            "oldObject": None,
+            "dryRun": False,
+        },
+    }
+    run = subprocess.run([review], input=json.dumps(body).encode(), capture_output=True, timeout=30)
+    if run.returncode != 0:
+        die("k8s_review exited %d: %s" % (run.returncode, run.stderr.decode()))
+    r = json.loads(run.stdout)["response"]
+    if r.get("uid") != uid or r.get("allowed") is not True:
+        die("the review was not allowed or lost its uid: %s" % json.dumps(r))
+    if r.get("patchType") != "JSONPatch" or "patch" not in r:
+        die("no JSONPatch in the response (%s): %s" % (run.stderr.decode().strip(), json.dumps(r)))
+    ops = json.loads(base64.b64decode(r["patch"], validate=True))
+    patched = jsonpatch.apply_patch(pod, ops)
+    meta = patched["metadata"]
+    meta["name"] = opts["--name"]
+    meta["uid"] = str(uuid.uuid4())
+    patched["spec"]["nodeName"] = opts["--node"]
+    with open(out, "w") as f:
+        json.dump(patched, f, indent=1)
+    print("-- the mutation answered %d JSONPatch operations%s" % (
+        len(ops), "; warnings: %s" % r["warnings"] if r.get("warnings") else ""))
+
+
+# ---- the kubelet's part ----------------------------------------------------------
+
+def expand(s, env):
+    """Kubernetes' $(VAR) expansion (third_party/forked/golang/expansion)."""
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "$" and i + 1 < len(s):
+            nxt = s[i + 1]
+            if nxt == "$":
+                out.append("$")
+                i += 2
+                continue
+            if nxt == "(":
+                end = s.find(")", i + 2)
+                if end >= 0:
+                    name = s[i + 2:end]
+                    out.append(env[name] if name in env else "$(%s)" % name)
+                    i = end + 1
+                    continue
+                out.append("$(")
+                i += 2
+                continue
+            out.append("$" + nxt)
+            i += 2
+            continue
+        out.append(s[i])
+        i += 1
+    return "".join(out)
+
+
+def field(pod, path):
+    fields = {
+        "metadata.name": pod["metadata"].get("name"),
+        "metadata.namespace": pod["metadata"].get("namespace"),
+        "metadata.uid": pod["metadata"].get("uid"),
+        "spec.nodeName": pod["spec"].get("nodeName"),
+        "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
+        "status.podIP": "127.0.0.1",
+        "status.hostIP": "127.0.0.1",
+    }
+    if fields.get(path) is None:
+        die("fieldRef %s: not simulated or not set" % path)
+    return fields[path]
+
+
+def image_config(layout, image):
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+    index = json.load(open(os.path.join(layout, "index.json")))
+    found = [m for m in index["manifests"]
+             if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+    if len(found) != 1:
+        die("the layout %s has no image tagged %s (the container's image is %s)" % (layout, tag, image))
+
+    def blob(digest):
+        algo, hexa = digest.split(":")
+        return json.load(open(os.path.join(layout, "blobs", algo, hexa)))
+    return blob(blob(found[0]["digest"])["config"]["digest"])
+
+
+def numeric_user(user):
+    uid, _, gid = user.partition(":")
+    if not uid.isdigit() or (gid and not gid.isdigit()):
+        return None
+    return int(uid), int(gid) if gid else None
+
+
+def run(argv):
+    pod_path, name, root = argv[0], argv[1], os.path.abspath(argv[2])
+    rest, volumes, init, layout, defaults, command = argv[3:], {}, False, None, False, None
+    while rest:
+        a = rest.pop(0)
+        if a == "--volume":
+            k, _, v = rest.pop(0).partition("=")
+            volumes[k] = os.path.abspath(v)
+        elif a == "--init":
+            init = True
+        elif a == "--image":
+            layout = rest.pop(0)
+        elif a == "--image-defaults":
+            defaults = True
+        elif a == "--command":
+            command, rest = rest, []
+        else:
+            die("unknown option " + a)
+    pod = json.load(open(pod_path))
+    spec = pod["spec"]
+    pool = spec.get("initContainers", []) if init else spec["containers"]
+    found = [c for c in pool if c["name"] == name]
+    if len(found) != 1:
+        die("the pod has no %scontainer %s" % ("init " if init else "", name))
+    c = found[0]
+    cfg = image_config(layout, c["image"]).get("config", {}) if layout else {}
+
+    env = {}
+    for kv in cfg.get("Env") or []:
+        k, _, v = kv.partition("=")
+        env[k] = v
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = expand(e["value"], env)
+        elif "fieldRef" in e.get("valueFrom", {}):
+            env[e["name"]] = field(pod, e["valueFrom"]["fieldRef"]["fieldPath"])
+        elif "valueFrom" in e:
+            die("env %s: only fieldRef is simulated" % e["name"])
+        else:
+            env[e["name"]] = ""
+    if c.get("envFrom"):
+        die("envFrom is not simulated")
+
+    cmd, args = (None, None) if defaults else (c.get("command"), c.get("args"))
+    if cmd:
+        args = [expand(a, env) for a in cmd] + [expand(a, env) for a in args or []]
+    elif args:
+        args = (cfg.get("Entrypoint") or []) + [expand(a, env) for a in args]
+    else:
+        args = (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])
+    if command:
+        args = command
+    if not args:
+        die("container %s has nothing to run" % name)
+
+    sc = dict(spec.get("securityContext") or {})
+    sc.update(c.get("securityContext") or {})
+    uid, gid = sc.get("runAsUser"), sc.get("runAsGroup")
+    if uid is None:
+        user = numeric_user(cfg.get("User") or "0")
+        if user is None:
+            if sc.get("runAsNonRoot"):
+                die("container has runAsNonRoot and image has non-numeric user (%s), "
+                    "cannot verify user is non-root" % cfg.get("User"))
+            die("user %s: only numeric users are simulated" % cfg.get("User"))
+        uid, image_gid = user
+        gid = gid if gid is not None else image_gid
+    gid = gid if gid is not None else 0
+    if sc.get("runAsNonRoot") and uid == 0:
+        die("container has runAsNonRoot and image will run as root")
+
+    mounts = []
+    for m in c.get("volumeMounts", []):
+        if m["name"] not in volumes:
+            die("volume %s of container %s: no --volume for it" % (m["name"], name))
+        mounts.append((volumes[m["name"]], m["mountPath"], bool(m.get("readOnly"))))
+    plan = {
+        "root": root, "ro_root": bool(sc.get("readOnlyRootFilesystem")), "mounts": mounts,
+        "uid": uid, "gid": gid, "no_new_privs": sc.get("allowPrivilegeEscalation") is False,
+        "cwd": c.get("workingDir") or cfg.get("WorkingDir") or "/", "argv": args, "env": env,
+    }
+    ns = ["unshare", "-m", "--propagation", "private"] if os.getuid() == 0 else ["unshare", "-rm"]
+    os.execvp(ns[0], ns + [sys.executable, os.path.abspath(__file__), "enter", json.dumps(plan)])
+
+
+def mount(*args):
+    r = subprocess.run(["mount"] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        die("mount %s: %s" % (" ".join(args), r.stderr.strip()))
+
+
+def enter(argv):
+    p = json.loads(argv[0])
+    root = p["root"]
+    # Mount points are made before the root turns read-only, as a runtime
+    # makes them in the container's root filesystem.
+    for _, at, _ in p["mounts"]:
+        os.makedirs(root + at, exist_ok=True)
+    os.makedirs(root + "/proc", exist_ok=True)
+    if p["ro_root"]:
+        mount("--bind", root, root)
+        mount("-o", "remount,bind,ro", root)
+    mount("--rbind", "/proc", root + "/proc")
+    for src, at, ro in p["mounts"]:
+        mount("--bind", src, root + at)
+        if ro:
+            mount("-o", "remount,bind,ro", root + at)
+    os.chroot(root)
+    os.chdir(p["cwd"])
+    if p["uid"] != 0:
+        try:
+            os.setgroups([])
+            os.setgid(p["gid"])
+            os.setuid(p["uid"])
+        except OSError as e:
+            # In a user namespace of our own (unshare -r) only uid 0 is mapped.
+            print("pod.py: cannot become %d:%d (%s): running as uid 0 of a user namespace"
+                  % (p["uid"], p["gid"], e.strerror), file=sys.stderr)
+    if p["no_new_privs"]:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            die("prctl(PR_SET_NO_NEW_PRIVS): %s" % os.strerror(ctypes.get_errno()))
+    prog = p["argv"][0]
+    if "/" not in prog:
+        for d in p["env"].get("PATH", "").split(":"):
+            if d and os.access(os.path.join(d, prog), os.X_OK):
+                prog = os.path.join(d, prog)
+                break
+    os.execve(prog, p["argv"], p["env"])
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("admit", "run", "enter"):
+        die("usage: pod.py admit|run ... (see the comment at the top)")
+    {"admit": admit, "run": run, "enter": enter}[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
