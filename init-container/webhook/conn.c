@@ -2,7 +2,9 @@
  * One connection of otelpreload-webhook: the TLS handshake, then HTTP/1.1
  * requests with keep-alive until either side closes.
  *
- *   POST /mutate            AdmissionReview v1 in, AdmissionReview v1 out
+ *   POST /mutate            AdmissionReview v1 in, AdmissionReview v1 out;
+ *                           a pod without an annotation of its own is
+ *                           selected by its namespace's (namespaces.c)
  *   POST /mutate-namespace  the same, for pods of a namespace that opted in
  *                           (the second webhook of deploy/, whose
  *                           namespaceSelector picked the namespace)
@@ -520,6 +522,7 @@ static bool mutate(struct conn *c, struct request *q, bool ns_selected, bool *li
 {
 	size_t n = (size_t)q->length, have, out_len = 0;
 	char *body, *resp, more[LOG_UID_MAX + 160], uid[LOG_UID_MAX + 4];
+	char ns[OP_K8S_NAMESPACE_MAX + 1], ns_annotations[OP_WH_NS_ANN_MAX];
 	const char *why = NULL;
 	struct op_k8s_options opt = op_wh_cfg.k8s;
 	bool keep = !q->close && !op_wh_draining();
@@ -569,6 +572,9 @@ static bool mutate(struct conn *c, struct request *q, bool ns_selected, bool *li
 		keep = false;
 	if (ns_selected)
 		opt.namespace_annotations = namespace_selected;
+	else if (op_wh_ns_enabled() && op_k8s_review_namespace(body, n, ns, sizeof ns) &&
+		 op_wh_ns_annotations(ns, ns_annotations, sizeof ns_annotations))
+		opt.namespace_annotations = ns_annotations;
 	resp = op_k8s_review(body, n, &opt, &out_len, &why);
 	free(body);
 	op_wh_release_body(n);

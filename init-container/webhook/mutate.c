@@ -1092,6 +1092,35 @@ static const char *not_selected(const struct op_json *pod, const struct op_k8s_o
 			   : "neither the pod nor its namespace is annotated " ANN("inject") "=true";
 }
 
+static bool is_dns_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > OP_K8S_NAMESPACE_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+bool op_k8s_review_namespace(const char *body, size_t len, char *ns, size_t size)
+{
+	struct op_json *doc = op_json_parse(body, len, NULL, NULL);
+	struct op_json *req = op_json_get(doc, "request");
+	const struct op_json *pod = op_json_get(req, "object");
+	const char *name = op_json_get_str(req, "namespace");
+	bool depends = doc && !review_problem(doc, req) && name && is_dns_label(name) &&
+		       size > strlen(name) &&
+		       op_k8s_inject_annotation(op_json_get(op_json_get(pod, "metadata"),
+							    "annotations")) == -1;
+
+	if (depends)
+		memcpy(ns, name, strlen(name) + 1);
+	op_json_free(doc);
+	return depends;
+}
+
 char *op_k8s_review(const char *body, size_t len, const struct op_k8s_options *opt,
 		    size_t *out_len, const char **why)
 {

@@ -6,7 +6,8 @@
  * call from many threads at once.
  *
  * Annotations read (on the pod; otelpreload.dev/inject also on its
- * namespace, given in op_k8s_options):
+ * namespace, given in op_k8s_options, which the webhook reads from the
+ * Kubernetes API when op_k8s_review_namespace() says they matter):
  *   otelpreload.dev/inject             "true" selects the pod ("false" on a
  *                                      pod overrides a namespace's "true")
  *   otelpreload.dev/container-names    comma-separated; default: the first
@@ -141,5 +142,21 @@ enum op_k8s_result op_k8s_inject(struct op_json *pod, const char *owner,
  */
 char *op_k8s_review(const char *body, size_t len, const struct op_k8s_options *opt,
 		    size_t *out_len, const char **why);
+
+/* Longest namespace name: a DNS label (RFC 1123), as Kubernetes requires. */
+#define OP_K8S_NAMESPACE_MAX 63
+
+/*
+ * Whether the answer op_k8s_review() gives to this request body can depend
+ * on its namespace's annotations: it is a review of a pod being created
+ * whose own otelpreload.dev/inject annotation is neither "true" nor
+ * "false" (usually: absent). Then the namespace (request.namespace,
+ * checked to be a DNS label) is written into <ns, size> (size >
+ * OP_K8S_NAMESPACE_MAX) and true returned, so that the webhook fetches the
+ * namespace's annotations only when they matter.
+ * Example: a Deployment's pods in namespace "shop" with no annotation give
+ * true and "shop"; a pod annotated "true" or "false" gives false.
+ */
+bool op_k8s_review_namespace(const char *body, size_t len, char *ns, size_t size);
 
 #endif

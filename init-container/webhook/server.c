@@ -7,7 +7,7 @@
  *
  * This file: the command line, the listener, the table of connections, the
  * signals and the shutdown. conn.c serves one connection, certs.c keeps the
- * certificate current.
+ * certificate current, namespaces.c reads namespace annotations.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -67,6 +67,8 @@
 #define SPARE_FDS 16
 /* How often the certificate files are looked at. */
 #define CERT_CHECK_MS 1000
+/* --kube-api's longest value: an address and port, perhaps a path prefix. */
+#define KUBE_API_MAX 256
 /* --shutdown-delay's ceiling: a pod's terminationGracePeriodSeconds has
  * to cover it and the deadlines of the requests in flight. */
 #define MAX_SHUTDOWN_DELAY_S 300
@@ -109,7 +111,8 @@ static const char help_text[] =
 	"volume, and the mount and LD_PRELOAD/OTEL_* environment of the selected\n"
 	"containers. Any error in the mutation still answers allowed: true.\n"
 	"\n"
-	"  POST /mutate            pods that carry the annotation\n"
+	"  POST /mutate            pods that carry the annotation, or whose\n"
+	"                          namespace does (read from the Kubernetes API)\n"
 	"  POST /mutate-namespace  pods of a namespace labelled\n"
 	"                          otelpreload.dev/inject=true\n"
 	"  GET  /healthz, /readyz  probes (/readyz fails once SIGTERM has come)\n"
@@ -137,6 +140,16 @@ static const char help_text[] =
 	"  --shutdown-delay SECONDS  after SIGTERM, keep serving this long with\n"
 	"                            /readyz failing, so the Service stops sending\n"
 	"                            before the listener closes (default 0)\n"
+	"  --kube-api URL|off        the Kubernetes API for namespace annotations\n"
+	"                            (default https://$KUBERNETES_SERVICE_HOST:\n"
+	"                            $KUBERNETES_SERVICE_PORT; none outside a\n"
+	"                            cluster); off: never read them\n"
+	"  --kube-token PATH         the service account token, read again for\n"
+	"                            each request (default: token in the\n"
+	"                            in-cluster directory below)\n"
+	"  --kube-ca PATH            the only CA trusted for the API server\n"
+	"                            (default: ca.crt in the in-cluster directory,\n"
+	"                            " OP_WH_SA_DIR ")\n"
 	"\n"
 	"Empty values of the optional settings mean unset. One line per request\n"
 	"goes to stderr. SIGTERM or SIGINT: stop accepting, finish the requests\n"
@@ -226,7 +239,8 @@ static void parse_args(int argc, char **argv)
 {
 	enum {
 		O_IMAGE = 256, O_PULL, O_MOUNT, O_SIZE, O_ENDPOINT, O_LISTEN, O_PORT_FILE,
-		O_CERT, O_KEY, O_MAX_BODY, O_MAX_CONNS, O_DELAY, O_HELP, O_VERSION,
+		O_CERT, O_KEY, O_MAX_BODY, O_MAX_CONNS, O_DELAY, O_KUBE_API, O_KUBE_TOKEN,
+		O_KUBE_CA, O_HELP, O_VERSION,
 	};
 	static const struct option opts[] = {
 		{ "image", required_argument, NULL, O_IMAGE },
@@ -241,6 +255,9 @@ static void parse_args(int argc, char **argv)
 		{ "max-body", required_argument, NULL, O_MAX_BODY },
 		{ "max-connections", required_argument, NULL, O_MAX_CONNS },
 		{ "shutdown-delay", required_argument, NULL, O_DELAY },
+		{ "kube-api", required_argument, NULL, O_KUBE_API },
+		{ "kube-token", required_argument, NULL, O_KUBE_TOKEN },
+		{ "kube-ca", required_argument, NULL, O_KUBE_CA },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -302,6 +319,19 @@ static void parse_args(int argc, char **argv)
 				usage_error("--shutdown-delay=%s is not a number of seconds from 0 "
 					    "to 300", optarg);
 			c->shutdown_delay_s = (unsigned)n;
+			break;
+		case O_KUBE_API:
+			c->kube_api = optional(optarg);
+			if (c->kube_api && strcmp(c->kube_api, "off") &&
+			    (strncmp(c->kube_api, "https://", 8) || !c->kube_api[8] ||
+			     !is_plain(c->kube_api) || strlen(c->kube_api) > KUBE_API_MAX))
+				usage_error("--kube-api=%s is not an https:// URL or off", optarg);
+			break;
+		case O_KUBE_TOKEN:
+			c->kube_token = optional(optarg);
+			break;
+		case O_KUBE_CA:
+			c->kube_ca = optional(optarg);
 			break;
 		case O_HELP:
 			printf("%s%s", usage_text, help_text);
@@ -614,7 +644,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (!op_wh_certs_load(op_wh_cfg.cert_path, op_wh_cfg.key_path))
+	if (!op_wh_certs_load(op_wh_cfg.cert_path, op_wh_cfg.key_path) || !op_wh_ns_init())
 		return 1;
 	table = calloc(op_wh_cfg.max_conns, sizeof *table);
 	if (!table) {
@@ -695,6 +725,7 @@ int main(int argc, char **argv)
 	}
 	close(lfd);
 	stop();
+	op_wh_ns_cleanup();
 	fprintf(stderr, OP_WH_NAME ": stopped\n");
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
- * otelpreload-webhook, the admission webhook's HTTPS server: what its three
+ * otelpreload-webhook, the admission webhook's HTTPS server: what its four
  * files share. server.c owns the process (options, the listener, the table
  * of connections, signals), certs.c the TLS certificate and its reloading,
- * conn.c one connection's TLS and HTTP/1.1 requests.
+ * conn.c one connection's TLS and HTTP/1.1 requests, namespaces.c the
+ * namespace annotations it reads from the Kubernetes API.
  *
  * One thread per connection, with a bounded number of connections and a
  * deadline on every phase of a request: a client can hold at most one slot
@@ -43,6 +44,12 @@
 /* What the command line configures. */
 struct op_wh_config {
 	struct op_k8s_options k8s;
+	/* The Kubernetes API, for namespace annotations (namespaces.c):
+	 * "https://HOST:PORT", "off", or NULL for the in-cluster address
+	 * (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT). */
+	const char *kube_api;
+	const char *kube_token;  /* the service account's token file */
+	const char *kube_ca;     /* the CA bundle that signs the API server's certificate */
 	const char *listen;
 	const char *cert_path;
 	const char *key_path;
@@ -99,6 +106,27 @@ void op_wh_release_body(size_t n);
 bool op_wh_certs_load(const char *cert, const char *key);
 void op_wh_certs_check(void);
 SSL *op_wh_certs_new_ssl(void);
+
+/* namespaces.c: the otelpreload.dev/inject annotation of a namespace, read
+ * from the Kubernetes API and cached. op_wh_ns_init() is called once by the
+ * main thread before any connection thread starts; it decides whether the
+ * API is used at all and logs the decision. op_wh_ns_annotations() then
+ * writes the namespace's annotations (a JSON object of at most
+ * OP_WH_NS_ANN_MAX bytes with the one annotation op_k8s_review() reads from
+ * a namespace) into <out, size> and returns true; false when they are not
+ * known (the API unused, slow or failing), which the caller takes as "no
+ * annotations". It may block for about OP_WH_NS_FETCH_MS. Thread-safe. */
+/* Where the kubelet mounts the service account's token and CA. */
+#define OP_WH_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount/"
+#define OP_WH_NS_ANN_MAX 48
+/* A whole fetch, connection included. The API server gives the review
+ * timeoutSeconds (5 s in deploy/) in all; this leaves it more than half for
+ * the rest, and a slow API a fair chance. */
+#define OP_WH_NS_FETCH_MS 2000
+bool op_wh_ns_init(void);
+bool op_wh_ns_enabled(void);
+bool op_wh_ns_annotations(const char *ns, char *out, size_t size);
+void op_wh_ns_cleanup(void);
 
 /* conn.c: serves one accepted connection until it closes; the thread's
  * start routine. Takes ownership of `arg` (a struct op_wh_conn). */

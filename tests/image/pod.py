@@ -1,13 +1,20 @@
 #!/usr/bin/python3
 """A pod's life without a cluster, for tests/image/pod_simulation.sh.
 
-    pod.py admit K8S_REVIEW POD_JSON OUT_JSON --name NAME --node NODE
+    pod.py admit URL CA POD_JSON OUT_JSON --name NAME --node NODE
+                 [--server-name DNS_NAME]
 
-The API server's part: sends POD_JSON to the mutation as an AdmissionReview
-v1 CREATE (through k8s_review, the webhook's op_k8s_review as a program),
-checks the response, applies its JSONPatch with python3-jsonpatch, then
+The API server's part: sends POD_JSON as an AdmissionReview v1 CREATE to the
+webhook at URL (https://127.0.0.1:PORT/PATH) the way the API server calls a
+webhook Service: POST PATH?timeout=5s, Content-Type application/json, over
+TLS verified against the CA bundle CA for the Service's name DNS_NAME
+(default otelpreload-webhook.otelpreload-system.svc; also the SNI and
+Host), offering h2 and http/1.1 as Go's client does. It checks the answer
+as the API server would (HTTP 200, an AdmissionReview v1 echoing the uid,
+allowed, a base64 JSONPatch), applies the patch with python3-jsonpatch, then
 names the pod NAME and binds it to NODE as the API server and the scheduler
-would, and writes it to OUT_JSON.
+would, and writes it to OUT_JSON. It prints the review's uid and the number
+of operations.
 
     pod.py run POD_JSON CONTAINER ROOT --volume NAME=DIR... [--init]
                [--image LAYOUT] [--image-defaults] [--command ARG...]
@@ -36,7 +43,9 @@ As root the process runs under that uid and gid (so without capabilities);
 otherwise in a user namespace (unshare -rm), as its uid 0, which is said on
 stderr. --image-defaults ignores the container's command and args, as
 `docker run IMAGE` would; --command replaces argv, as `kubectl exec` would,
-with the container's environment. The exit status is the process's.
+with the container's environment. --record FILE writes what was run (argv,
+env, uid, gid, cwd, mounts) to FILE as JSON first. The exit status is the
+process's.
 """
 import base64
 import ctypes
@@ -55,36 +64,89 @@ def die(msg):
 
 # ---- the API server's part ------------------------------------------------------
 
+SERVICE_NAME = "otelpreload-webhook.otelpreload-system.svc"
+
+
 def admit(argv):
+    import http.client
+    import socket
+    import ssl
+    import urllib.parse
+
     import jsonpatch
 
-    review, pod_path, out = argv[0], argv[1], argv[2]
-    opts = dict(zip(argv[3::2], argv[4::2]))
+    url, ca, pod_path, out = argv[:4]
+    opts = dict(zip(argv[4::2], argv[5::2]))
+    server_name = opts.get("--server-name", SERVICE_NAME)
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "https" or u.hostname != "127.0.0.1" or not u.port:
+        die("admit: %s is not https://127.0.0.1:PORT/PATH" % url)
     pod = json.load(open(pod_path))
     uid = str(uuid.uuid4())
-    body = {
+    body = json.dumps({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
             "uid": uid,
             "kind": {"group": "", "version": "v1", "kind": "Pod"},
             "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+            "requestResource": {"group": "", "version": "v1", "resource": "pods"},
             "namespace": pod["metadata"]["namespace"],
             "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
+                         "uid": "8d4f3b0e-6a21-4c7e-9f0d-2b5e7a1c3d90",
+                         "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system",
+                                    "system:authenticated"]},
             "object": pod,
             "oldObject": None,
             "dryRun": False,
+            "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"},
         },
-    }
-    run = subprocess.run([review], input=json.dumps(body).encode(), capture_output=True, timeout=30)
-    if run.returncode != 0:
-        die("k8s_review exited %d: %s" % (run.returncode, run.stderr.decode()))
-    r = json.loads(run.stdout)["response"]
+    }).encode()
+
+    # The CA bundle of the webhook configuration, the Service's DNS name
+    # checked against the certificate, nothing looser.
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    raw = socket.create_connection(("127.0.0.1", u.port), timeout=10)
+    try:
+        tls = ctx.wrap_socket(raw, server_hostname=server_name)
+    except (ssl.SSLError, OSError) as e:
+        die("TLS to %s as %s: %s" % (url, server_name, e))
+    alpn = tls.selected_alpn_protocol()
+    if alpn not in (None, "http/1.1"):
+        die("the webhook chose %s over ALPN: it serves HTTP/1.1 only" % alpn)
+    conn = http.client.HTTPConnection(server_name, 443, timeout=10)
+    conn.sock = tls
+    path = (u.path or "/") + "?timeout=5s"
+    conn.request("POST", path, body=body, headers={
+        "Content-Type": "application/json",
+        "Accept": "application/json, */*",
+        "User-Agent": "kube-apiserver-admission",
+    })
+    resp = conn.getresponse()
+    text = resp.read()
+    version = tls.version()
+    conn.close()
+    if resp.status != 200:
+        die("POST %s answered %d: %r" % (path, resp.status, text[:300]))
+    ctype = resp.getheader("Content-Type", "")
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        die("POST %s answered Content-Type %r" % (path, ctype))
+    try:
+        review = json.loads(text)
+    except ValueError as e:
+        die("the answer is not JSON (%s): %r" % (e, text[:300]))
+    if review.get("apiVersion") != "admission.k8s.io/v1" or review.get("kind") != "AdmissionReview":
+        die("the answer is not an AdmissionReview v1: %r" % text[:300])
+    r = review.get("response") or {}
     if r.get("uid") != uid or r.get("allowed") is not True:
         die("the review was not allowed or lost its uid: %s" % json.dumps(r))
     if r.get("patchType") != "JSONPatch" or "patch" not in r:
-        die("no JSONPatch in the response (%s): %s" % (run.stderr.decode().strip(), json.dumps(r)))
+        die("no JSONPatch in the response: %s" % json.dumps(r))
     ops = json.loads(base64.b64decode(r["patch"], validate=True))
     patched = jsonpatch.apply_patch(pod, ops)
     meta = patched["metadata"]
@@ -93,8 +155,9 @@ def admit(argv):
     patched["spec"]["nodeName"] = opts["--node"]
     with open(out, "w") as f:
         json.dump(patched, f, indent=1)
-    print("-- the mutation answered %d JSONPatch operations%s" % (
-        len(ops), "; warnings: %s" % r["warnings"] if r.get("warnings") else ""))
+    print("uid=%s: the webhook answered %d JSONPatch operations (TLS as %s, %s)%s" % (
+        uid, len(ops), server_name, version,
+        "; warnings: %s" % r["warnings"] if r.get("warnings") else ""))
 
 
 # ---- the kubelet's part ----------------------------------------------------------
@@ -143,12 +206,21 @@ def field(pod, path):
 
 
 def image_config(layout, image):
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+    """The config of the container's image in the OCI layout: by digest for
+    NAME[:TAG]@sha256:HEX (as a runtime pulls it: the digest decides), else
+    by tag."""
     index = json.load(open(os.path.join(layout, "index.json")))
-    found = [m for m in index["manifests"]
-             if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+    name, _, digest = image.partition("@")
+    if digest:
+        found = [m for m in index["manifests"] if m.get("digest") == digest]
+        what = "digest " + digest
+    else:
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
+        found = [m for m in index["manifests"]
+                 if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+        what = "tag " + tag
     if len(found) != 1:
-        die("the layout %s has no image tagged %s (the container's image is %s)" % (layout, tag, image))
+        die("the layout %s has no image of %s (the container's image is %s)" % (layout, what, image))
 
     def blob(digest):
         algo, hexa = digest.split(":")
@@ -166,6 +238,7 @@ def numeric_user(user):
 def run(argv):
     pod_path, name, root = argv[0], argv[1], os.path.abspath(argv[2])
     rest, volumes, init, layout, defaults, command = argv[3:], {}, False, None, False, None
+    record = None
     while rest:
         a = rest.pop(0)
         if a == "--volume":
@@ -177,6 +250,8 @@ def run(argv):
             layout = rest.pop(0)
         elif a == "--image-defaults":
             defaults = True
+        elif a == "--record":
+            record = rest.pop(0)
         elif a == "--command":
             command, rest = rest, []
         else:
@@ -244,6 +319,9 @@ def run(argv):
         "uid": uid, "gid": gid, "no_new_privs": sc.get("allowPrivilegeEscalation") is False,
         "cwd": c.get("workingDir") or cfg.get("WorkingDir") or "/", "argv": args, "env": env,
     }
+    if record:
+        with open(record, "w") as f:
+            json.dump(plan, f, indent=1)
     ns = ["unshare", "-m", "--propagation", "private"] if os.getuid() == 0 else ["unshare", "-rm"]
     os.execvp(ns[0], ns + [sys.executable, os.path.abspath(__file__), "enter", json.dumps(plan)])
 

@@ -6,15 +6,24 @@
 #     labels with the version), and skopeo reads back its docker-archive.
 #  2. umoci unpacks it: the root holds the static installer and the
 #     library tree, nothing else.
-#  3. The webhook's mutation (k8s_review) patches a Deployment's pod
-#     annotated otelpreload.dev/inject: "true", with an endpoint and two of
-#     its three containers named; python3-jsonpatch applies the patch.
+#  3. otelpreload-webhook runs on 127.0.0.1 with a CA and a serving
+#     certificate made here by openssl (tests/webhook/lib.sh), its --image
+#     the image built and unpacked here (NAME:VERSION@ its manifest digest).
+#     pod.py sends it a Deployment's pod annotated otelpreload.dev/inject:
+#     "true", with an endpoint and two of its three containers named, as the
+#     API server would: an AdmissionReview v1 in POST /mutate?timeout=5s,
+#     Content-Type application/json, TLS verified with the CA for the
+#     Service's name. The answer's base64 JSONPatch, applied by
+#     python3-jsonpatch, must add an init container of that image running
+#     /otelpreload-install /otelpreload; the webhook logs the review's uid
+#     as patched and stops cleanly on SIGTERM.
 #  4. The init container runs as the kubelet would (tests/image/pod.py): the
-#     patch's command in a chroot of the unpacked root, read-only, as the
-#     image's user 65532, with a shared directory (the emptyDir) at
-#     /otelpreload. It must install and verify build/dist there, owned by
-#     that user, within the volume's size limit; run again with the image's
-#     own entrypoint and command (a restart), it must leave the same tree.
+#     patched pod's own command for it (checked from what pod.py ran) in a
+#     chroot of the unpacked root, read-only, as the image's user 65532,
+#     with a shared directory (the emptyDir) at /otelpreload. It must
+#     install and verify build/dist there, owned by that user, within the
+#     volume's size limit; run again with the image's own entrypoint and
+#     command (a restart), it must leave the same tree.
 #  5. Two application containers, each in its own root filesystem with the
 #     volume read-only at /otelpreload and exactly the env the patch gave it
 #     ($(VAR) and downward-API values expanded as the kubelet does): curl
@@ -31,12 +40,12 @@
 # the test says so, and cannot check the owner of the installed files.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/support/http_lib.sh"
+. "$SRC/tests/webhook/lib.sh" # WEBHOOK, make_ca, make_server_cert, start_webhook, stop_webhook
 POD=$SRC/tests/image/pod.py
-REVIEW=$BUILD/tests/k8s/k8s_review
 INSTALLER=$BUILD/init-container/otelpreload-install
 MUSL_APP=$BUILD/tests/image/http_get-musl
 DIST=$BUILD/dist
-need "$REVIEW" "$INSTALLER" "$DIST/glibc/libotelpreload.so"
+need "$INSTALLER" "$DIST/glibc/libotelpreload.so"
 
 SKIPPED=()
 skip() {
@@ -119,7 +128,19 @@ readelf -l "$IMGROOT/otelpreload-install" | grep -q 'program interpreter' &&
 	fail "the installer is not static"
 note "unpacked: /otelpreload-install (static) and /otelpreload-dist ($(cd "$DIST" && find . -type f | wc -l) objects)"
 
-# --- 3. the pod, through the webhook's mutation ---------------------------------------
+# --- 3. the pod, through the webhook over HTTPS --------------------------------------
+# The image as a pod names it: the tag and the digest of the manifest that
+# was unpacked, so the init container can only be this build.
+digest=$("$PYTHON" -c 'import json, sys
+m = json.load(open(sys.argv[1] + "/index.json"))["manifests"]
+assert len(m) == 1 and m[0]["annotations"]["org.opencontainers.image.ref.name"] == sys.argv[2], m
+print(m[0]["digest"])' "$OCI" "$OP_VERSION") || fail "no manifest digest in $OCI/index.json"
+IMAGE=otelpreload-init:$OP_VERSION@$digest
+CA=$T/ca
+make_ca "$CA"
+make_server_cert "$CA" "$T/tls"
+start_webhook "$T/tls" --image "$IMAGE"
+note "otelpreload-webhook on 127.0.0.1:$WPORT, --image $IMAGE"
 start_receiver
 start_peer
 POD_NAME=checkout-7d9f8b6c5d-x2k4q NODE_NAME=node-a.example NAMESPACE=shop
@@ -151,29 +172,50 @@ cat >"$T/pod.json" <<EOF
  }
 }
 EOF
-"$PYTHON" "$POD" admit "$REVIEW" "$T/pod.json" "$T/patched.json" --name "$POD_NAME" \
-	--node "$NODE_NAME" || fail "the pod was not injected"
-check_json /dev/null pod="$T/pod.json" patched="$T/patched.json" version="$OP_VERSION" <<'PY'
+"$PYTHON" "$POD" admit "$URL/mutate" "$CA/ca.crt" "$T/pod.json" "$T/patched.json" \
+	--name "$POD_NAME" --node "$NODE_NAME" >"$T/admit.out" 2>&1 ||
+	{ cat "$T/admit.out" "$WLOG" >&2; fail "the webhook did not inject the pod"; }
+note "$(cat "$T/admit.out")"
+uid=$(sed -n 's/^uid=\([0-9a-f-]*\): .*/\1/p' "$T/admit.out")
+[ -n "$uid" ] || fail "pod.py admit printed no uid"
+for ((i = 0; i < 50; i++)); do
+	grep -q "POST /mutate 200 uid=$uid patched\$" "$WLOG" && break
+	sleep 0.1
+done
+grep -q "POST /mutate 200 uid=$uid patched\$" "$WLOG" ||
+	{ cat "$WLOG" >&2; fail "the webhook's log has no line for review $uid as patched"; }
+stop_webhook
+note "the webhook logged: $(grep -o "POST /mutate 200 uid=$uid patched" "$WLOG"), and stopped on SIGTERM"
+check_json /dev/null pod="$T/pod.json" patched="$T/patched.json" image="$IMAGE" <<'PY'
 pod, got = json.load(open(args["pod"])), json.load(open(args["patched"]))
 init = got["spec"]["initContainers"]
 assert [c["name"] for c in init] == ["otelpreload-init"], init
-assert init[0]["image"] == "otelpreload-init:" + args["version"], init[0]["image"]
+assert init[0]["image"] == args["image"], init[0]["image"]
+assert init[0]["command"] == ["/otelpreload-install", "/otelpreload"] and "args" not in init[0], init[0]
+assert init[0]["volumeMounts"] == [{"name": "otelpreload", "mountPath": "/otelpreload"}], init[0]
 assert got["spec"]["containers"][2] == pod["spec"]["containers"][2], "the sidecar was touched"
 PY
-note "patched: init container otelpreload-init:$OP_VERSION; the sidecar untouched"
+note "patched: init container otelpreload-init running /otelpreload-install /otelpreload from $IMAGE; the sidecar untouched"
 
 # --- 4. the init container --------------------------------------------------------------
 VOL=$T/volume
 mkdir "$VOL"
 chmod 0777 "$VOL" # an emptyDir's mode
-# init_run WHAT [pod.py run options]: runs the init container, which must
-# print one line saying it installed and verified the files.
+# init_run WHAT WANT_ARGV [pod.py run options]: runs the init container,
+# whose argv must be WANT_ARGV (JSON) and which must print one line saying
+# it installed and verified the files.
 init_run() {
-	local what=$1
-	shift
+	local what=$1 want=$2
+	shift 2
+	rm -f "$T/init.plan"
 	timeout 60 "$PYTHON" "$POD" run "$T/patched.json" otelpreload-init "$IMGROOT" --init \
-		--image "$OCI" --volume "otelpreload=$VOL" "$@" >"$T/init.out" 2>"$T/init.err" ||
+		--image "$OCI" --volume "otelpreload=$VOL" --record "$T/init.plan" "$@" \
+		>"$T/init.out" 2>"$T/init.err" ||
 		fail "$what: the init container failed: $(cat "$T/init.out" "$T/init.err")"
+	"$PYTHON" -c 'import json, sys
+got = json.load(open(sys.argv[1]))["argv"]
+assert got == json.loads(sys.argv[2]), "ran %s, expected %s" % (got, sys.argv[2])' "$T/init.plan" "$want" ||
+		fail "$what: not the expected command"
 	grep -q '^otelpreload-install: installed and verified [1-9][0-9]* files, 0 links ([0-9]* bytes) in /otelpreload$' \
 		"$T/init.out" || fail "$what: unexpected output: $(cat "$T/init.out")"
 	[ -s "$T/init.err" ] && note "$what: $(cat "$T/init.err")"
@@ -181,7 +223,10 @@ init_run() {
 	[ -z "$(find "$VOL" -name '*.tmp-*')" ] || fail "$what: temporary files left in the volume"
 	note "$what: $(cat "$T/init.out")"
 }
-init_run "the pod's init container"
+# The patched pod's own command for its init container (checked above).
+init_run "the pod's init container" "$("$PYTHON" -c 'import json, sys
+c = [c for c in json.load(open(sys.argv[1]))["spec"]["initContainers"] if c["name"] == "otelpreload-init"]
+print(json.dumps(c[0]["command"]))' "$T/patched.json")"
 if [ "$(id -u)" = 0 ]; then
 	bad=$(find "$VOL" -mindepth 1 ! -user 65532)
 	[ -z "$bad" ] || fail "files in the volume not written by uid 65532: $bad"
@@ -190,7 +235,8 @@ else
 	note "not root: the init container ran as uid 0 of a user namespace, not as 65532"
 fi
 printf broken >"$VOL/glibc/libotelpreload.so" # a restart must replace what it finds
-init_run "a restart, with the image's own entrypoint and command" --image-defaults
+init_run "a restart, with the image's own entrypoint and command" \
+	'["/otelpreload-install", "/otelpreload"]' --image-defaults
 limit=$("$PYTHON" -c 'import json, sys
 v = [v for v in json.load(open(sys.argv[1]))["spec"]["volumes"] if v["name"] == "otelpreload"]
 q = v[0]["emptyDir"]["sizeLimit"]

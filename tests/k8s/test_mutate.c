@@ -756,6 +756,68 @@ static void test_review_namespace(void)
 	free(body);
 }
 
+static void test_review_namespace_needed(void)
+{
+	static const struct {
+		const char *op, *object;
+		bool needed;
+	} cases[] = {
+		{ "CREATE", "{'metadata':{'name':'p'},'spec':{'containers':[{'name':'app'}]}}", true },
+		{ "CREATE", "{'metadata':{'annotations':{'otelpreload.dev/inject':'maybe'}},"
+			    "'spec':{'containers':[{'name':'app'}]}}", true },
+		{ "CREATE", review_pod, false },
+		{ "CREATE", "{'metadata':{'annotations':{'otelpreload.dev/inject':'False'}},"
+			    "'spec':{'containers':[{'name':'app'}]}}", false },
+		{ "UPDATE", "{'metadata':{'name':'p'},'spec':{'containers':[{'name':'app'}]}}", false },
+	};
+	char ns[OP_K8S_NAMESPACE_MAX + 1];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *body = review("admission.k8s.io/v1", "Pod", cases[i].op, "", cases[i].object);
+
+		strcpy(ns, "unset");
+		CU_ASSERT_EQUAL(op_k8s_review_namespace(body, strlen(body), ns, sizeof ns),
+				cases[i].needed);
+		OP_ASSERT_STR(ns, cases[i].needed ? "shop" : "unset");
+		if (cases[i].needed)
+			CU_ASSERT_FALSE(op_k8s_review_namespace(body, strlen(body), ns, 4));
+		free(body);
+	}
+
+	/* A namespace that is not a DNS label never reaches a URL. */
+	{
+		static const struct {
+			const char *name;
+			bool ok;
+		} names[] = {
+			{ "kube-public", true }, { "a", true },
+			{ "a23456789012345678901234567890123456789012345678901234567890123", true },
+			{ "", false }, { "Shop", false }, { "a/b", false }, { "..", false },
+			{ "-a", false }, { "a-", false }, { "a%2Fb", false },
+			{ "a234567890123456789012345678901234567890123456789012345678901234", false },
+		};
+
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			struct op_buf b = OP_BUF_INIT;
+			char *body;
+
+			op_buf_addf(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":"
+				    "\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":"
+				    "{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
+				    "\"namespace\":\"%s\",\"operation\":\"CREATE\",\"object\":"
+				    "{\"metadata\":{},\"spec\":{\"containers\":[]}}}}", names[i].name);
+			body = op_buf_detach(&b);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+			CU_ASSERT_EQUAL(op_k8s_review_namespace(body, strlen(body), ns, sizeof ns),
+					names[i].ok);
+			if (names[i].ok)
+				OP_ASSERT_STR(ns, names[i].name);
+			free(body);
+		}
+	}
+	CU_ASSERT_FALSE(op_k8s_review_namespace("{", 1, ns, sizeof ns));
+}
+
 static void test_review_warnings(void)
 {
 	char *body = review("admission.k8s.io/v1", "Pod", "CREATE", "",
@@ -843,6 +905,7 @@ int main(void)
 		{ "review_patch", test_review_patch },
 		{ "review_no_patch", test_review_no_patch },
 		{ "review_namespace", test_review_namespace },
+		{ "review_namespace_needed", test_review_namespace_needed },
 		{ "review_warnings", test_review_warnings },
 		{ "review_malformed", test_review_malformed },
 		CU_TEST_INFO_NULL,

@@ -4,8 +4,10 @@
 # sideEffects None, selectors that exclude the system namespaces and keep
 # namespace-level injection working, the security context, cert-manager's
 # CA injection and a certificate for the Service's names, a Secret mounted
-# where the webhook reads it. The webhook then starts with exactly the
-# rendered arguments, and an overlay retargets the images and settings.
+# where the webhook reads it, the RBAC for namespace annotations (a token
+# mounted, get on namespaces and nothing more). The webhook then starts with
+# exactly the rendered arguments, and an overlay retargets the images and
+# settings.
 . "$(dirname "$0")/../support/lib.sh" "$@"
 . "$SRC/tests/webhook/lib.sh"
 
@@ -31,6 +33,9 @@ start_webhook "$T/tls" "${args[@]}" --listen 127.0.0.1:0 --port-file "$T/webhook
 	--tls-cert "$T/tls/tls.crt" --tls-key "$T/tls/tls.key" --shutdown-delay 0
 alive
 grep -q "injecting otelpreload-init:0.1.0" "$WLOG" || { cat "$WLOG" >&2; fail "the init image is not the rendered one"; }
+# With no --kube-api, the API is the cluster's (here: none, lib.sh unsets it).
+grep -q "namespace annotations are not read (KUBERNETES_SERVICE_HOST is not set" "$WLOG" ||
+	{ cat "$WLOG" >&2; fail "the rendered arguments do not leave the Kubernetes API to the cluster"; }
 
 note "an overlay retargets the images and settings"
 mkdir -p "$T/overlay"

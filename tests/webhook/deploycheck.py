@@ -13,6 +13,7 @@ import sys
 import yaml
 
 NS = "otelpreload-system"
+CLUSTER_SCOPED = ("Namespace", "MutatingWebhookConfiguration", "ClusterRole", "ClusterRoleBinding")
 
 
 def die(msg):
@@ -65,12 +66,13 @@ def expand(arg, env):
 
 def check(path, args_out):
     docs, by_kind = load(path)
-    for kind in ["Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service",
-                 "PodDisruptionBudget", "MutatingWebhookConfiguration", "Issuer", "Certificate"]:
+    for kind in ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap",
+                 "Deployment", "Service", "PodDisruptionBudget", "MutatingWebhookConfiguration",
+                 "Issuer", "Certificate"]:
         if kind not in by_kind:
             die("no %s in the rendering" % kind)
     for d in docs:
-        if d["kind"] not in ("Namespace", "MutatingWebhookConfiguration") and \
+        if d["kind"] not in CLUSTER_SCOPED and \
                 d["metadata"].get("namespace") != NS:
             die("%s %s is not in %s" % (d["kind"], d["metadata"]["name"], NS))
     one(by_kind, "Namespace", NS)
@@ -117,6 +119,33 @@ def check(path, args_out):
     listen_port = int(opts.get("listen", "0.0.0.0:8443").rsplit(":", 1)[1])
     if ports.get("https") != listen_port:
         die("the container port %r is not --listen's %d" % (ports.get("https"), listen_port))
+
+    # Namespace annotations: the pod has its service account's token, and the
+    # account may get namespaces and do nothing else; the webhook finds the
+    # API where the cluster says (no --kube-* option overrides it).
+    sa_name = sa["metadata"]["name"]
+    mount = pod.get("automountServiceAccountToken", sa.get("automountServiceAccountToken", True))
+    if mount is not True:
+        die("the webhook's pod mounts no service account token: it cannot read namespaces")
+    for a in args:
+        if a.startswith("--kube-"):
+            die("the argument %r moves the Kubernetes API away from the in-cluster one" % a)
+    roles = {r["metadata"]["name"]: r for r in by_kind["ClusterRole"]}
+    bindings = [b for b in by_kind["ClusterRoleBinding"]
+                if {"kind": "ServiceAccount", "name": sa_name, "namespace": NS} in b.get("subjects", [])]
+    if len(bindings) != 1:
+        die("%d ClusterRoleBindings name the ServiceAccount %s/%s, expected 1" %
+            (len(bindings), NS, sa_name))
+    b = bindings[0]
+    if len(b["subjects"]) != 1:
+        die("the ClusterRoleBinding %s binds others too: %r" % (b["metadata"]["name"], b["subjects"]))
+    ref = b["roleRef"]
+    if ref.get("apiGroup") != "rbac.authorization.k8s.io" or ref.get("kind") != "ClusterRole" or \
+            ref.get("name") not in roles:
+        die("the ClusterRoleBinding's roleRef %r is not a ClusterRole of the base" % ref)
+    rules = roles[ref["name"]].get("rules")
+    if rules != [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]:
+        die("the ClusterRole grants %r; the webhook needs get on namespaces and nothing else" % rules)
 
     # The certificate's Secret is mounted where --tls-cert and --tls-key are.
     cert = one(by_kind, "Certificate", "otelpreload-webhook")

@@ -5,6 +5,10 @@
 # alive uses CA, the directory of the test CA, which each test sets.
 
 WEBHOOK=$BUILD/otelpreload-webhook
+# The webhook reads namespace annotations from the cluster it runs in; a
+# test run inside a pod must not reach that cluster's API server. Tests
+# that want an API give --kube-api (nsannotations.sh).
+unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 WHTOOL=$SRC/tests/webhook/whtool.py
 need "$WEBHOOK"
 command -v openssl >/dev/null || fail "openssl is not installed (bash scripts/deps.sh installs it)"

@@ -1,7 +1,8 @@
 """Clients and checks for the otelpreload-webhook tests (tests/webhook/*.sh).
 
-    whtool.py review OUT [--annotate VALUE] [--uid UID]
+    whtool.py review OUT [--annotate VALUE] [--uid UID] [--namespace NS]
         writes an AdmissionReview v1 request for a realistic Deployment pod
+        (in namespace "shop" unless NS is given)
     whtool.py check-patched REQUEST RESPONSE IMAGE ENDPOINT
         the response is a valid AdmissionReview whose patch, applied with
         python3-jsonpatch, yields the injected pod
@@ -43,7 +44,7 @@ def die(msg):
     sys.exit(1)
 
 
-def pod(annotate):
+def pod(annotate, namespace):
     annotations = {"kubectl.kubernetes.io/restartedAt": "2026-11-20T10:00:00Z"}
     if annotate is not None:
         annotations["otelpreload.dev/inject"] = annotate
@@ -52,7 +53,7 @@ def pod(annotate):
         "kind": "Pod",
         "metadata": {
             "generateName": "checkout-7d9f8c6b5-",
-            "namespace": "shop",
+            "namespace": namespace,
             "labels": {"app.kubernetes.io/name": "checkout", "pod-template-hash": "7d9f8c6b5"},
             "annotations": annotations,
             "ownerReferences": [{
@@ -83,12 +84,15 @@ def pod(annotate):
 
 def cmd_review(args):
     out, annotate, uid = args[0], None, "a7e5c2d4-1b3f-4e6a-9c8d-0f1e2d3c4b5a"
+    namespace = "shop"
     rest = args[1:]
     while rest:
         if rest[0] == "--annotate":
             annotate = rest[1]
         elif rest[0] == "--uid":
             uid = rest[1]
+        elif rest[0] == "--namespace":
+            namespace = rest[1]
         else:
             die("review: unknown option " + rest[0])
         rest = rest[2:]
@@ -101,11 +105,11 @@ def cmd_review(args):
             "resource": {"group": "", "version": "v1", "resource": "pods"},
             "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
             "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "shop",
+            "namespace": namespace,
             "operation": "CREATE",
             "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
                          "groups": ["system:serviceaccounts", "system:authenticated"]},
-            "object": pod(annotate),
+            "object": pod(annotate, namespace),
             "oldObject": None,
             "dryRun": False,
             "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
