@@ -332,23 +332,6 @@ static bool inject_input(struct inject *in, const char *path, struct op_buf *out
 	return ok;
 }
 
-/* `--name VALUE` or `--name=VALUE` at argv[*i]; NULL when argv[*i] is another option. */
-static const char *option_value(char **argv, int argc, int *i, const char *name)
-{
-	const char *a = argv[*i];
-	size_t len = strlen(name);
-
-	if (strncmp(a, name, len) != 0)
-		return NULL;
-	if (a[len] == '=')
-		return a + len + 1;
-	if (a[len] != '\0')
-		return NULL;
-	if (*i + 1 >= argc)
-		usage_error("option %s needs a value", name);
-	return argv[++*i];
-}
-
 int op_inject_main(int argc, char **argv)
 {
 	struct inject in = { .opt = { 0 } };
@@ -378,15 +361,15 @@ int op_inject_main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--annotated-only")) {
 			in.annotated_only = true;
-		} else if ((v = option_value(argv, argc, &i, "--image"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--image", usage_error))) {
 			in.opt.image = v;
-		} else if ((v = option_value(argv, argc, &i, "--image-pull-policy"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--image-pull-policy", usage_error))) {
 			in.opt.image_pull_policy = v;
-		} else if ((v = option_value(argv, argc, &i, "--mount-path"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--mount-path", usage_error))) {
 			in.opt.mount_path = v;
-		} else if ((v = option_value(argv, argc, &i, "--size-limit"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--size-limit", usage_error))) {
 			in.opt.volume_size_limit = v;
-		} else if ((v = option_value(argv, argc, &i, "--endpoint"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--endpoint", usage_error))) {
 			if (!*v)
 				usage_error("--endpoint needs a non-empty value");
 			in.opt.default_endpoint = v;

@@ -318,11 +318,8 @@ static bool valid_exporter(const char *v)
 	return none != some;
 }
 
-/*
- * Matches `--name VALUE` and `--name=VALUE` at argv[*i]; advances *i past
- * the value and returns it, or returns NULL when argv[*i] is another option.
- */
-static const char *option_value(char **argv, int argc, int *i, const char *name)
+const char *op_option_value(char **argv, int argc, int *i, const char *name,
+			    void (*usage)(const char *fmt, ...))
 {
 	const char *a = argv[*i];
 	size_t len = strlen(name);
@@ -333,8 +330,10 @@ static const char *option_value(char **argv, int argc, int *i, const char *name)
 		return a + len + 1;
 	if (a[len] != '\0')
 		return NULL;
-	if (*i + 1 >= argc)
-		usage_error("option %s needs a value", name);
+	if (*i + 1 >= argc) {
+		usage("option %s needs a value", name);
+		return NULL;
+	}
 	return argv[++*i];
 }
 
@@ -371,23 +370,23 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 		}
 		if (a[0] != '-' || a[1] == '\0')
 			break;
-		if ((v = option_value(argv, argc, &i, "--exporter"))) {
+		if ((v = op_option_value(argv, argc, &i, "--exporter", usage_error))) {
 			if (!valid_exporter(v))
 				usage_error("--exporter %s: expected none or a comma list of otlp, zipkin and console", v);
 			exporter = v;
-		} else if ((v = option_value(argv, argc, &i, "--service-name"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--service-name", usage_error))) {
 			if (!*v)
 				usage_error("--service-name needs a non-empty value");
 			service = v;
-		} else if ((v = option_value(argv, argc, &i, "--endpoint"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--endpoint", usage_error))) {
 			if (!*v)
 				usage_error("--endpoint needs a non-empty value");
 			endpoint = v;
-		} else if ((v = option_value(argv, argc, &i, "--protocol"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--protocol", usage_error))) {
 			if (strcmp(v, "http/protobuf") && strcmp(v, "http/json") && strcmp(v, "grpc"))
 				usage_error("--protocol %s: expected http/protobuf, http/json or grpc", v);
 			protocol = v;
-		} else if ((v = option_value(argv, argc, &i, "--file"))) {
+		} else if ((v = op_option_value(argv, argc, &i, "--file", usage_error))) {
 			if (!*v)
 				usage_error("--file needs a non-empty value");
 			file = v;

@@ -37,7 +37,8 @@ int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags
 
 /*
  * On the 64-bit targets we build for, struct stat and struct stat64 are
- * the same layout and the *64 calls are aliases of the plain ones.
+ * the same layout and the *64 calls are aliases of the plain ones; so are
+ * our wrappers of them, below.
  */
 _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "struct stat64 differs");
 
@@ -65,29 +66,11 @@ OP_WRAP int __wrap_fstatat(int dirfd, const char *path, struct stat *buf, int fl
 	return __fxstatat(OP_STAT_VER, dirfd, path, buf, flags);
 }
 
-OP_WRAP int __wrap_stat64(const char *path, struct stat *buf);
-OP_WRAP int __wrap_stat64(const char *path, struct stat *buf)
-{
-	return __xstat(OP_STAT_VER, path, buf);
-}
-
-OP_WRAP int __wrap_lstat64(const char *path, struct stat *buf);
-OP_WRAP int __wrap_lstat64(const char *path, struct stat *buf)
-{
-	return __lxstat(OP_STAT_VER, path, buf);
-}
-
-OP_WRAP int __wrap_fstat64(int fd, struct stat *buf);
-OP_WRAP int __wrap_fstat64(int fd, struct stat *buf)
-{
-	return __fxstat(OP_STAT_VER, fd, buf);
-}
-
-OP_WRAP int __wrap_fstatat64(int dirfd, const char *path, struct stat *buf, int flags);
+OP_WRAP int __wrap_stat64(const char *path, struct stat *buf) __attribute__((alias("__wrap_stat")));
+OP_WRAP int __wrap_lstat64(const char *path, struct stat *buf) __attribute__((alias("__wrap_lstat")));
+OP_WRAP int __wrap_fstat64(int fd, struct stat *buf) __attribute__((alias("__wrap_fstat")));
 OP_WRAP int __wrap_fstatat64(int dirfd, const char *path, struct stat *buf, int flags)
-{
-	return __fxstatat(OP_STAT_VER, dirfd, path, buf, flags);
-}
+	__attribute__((alias("__wrap_fstatat")));
 
 /*
  * fcntl64 (2.28) exists for 32-bit off_t; on 64-bit targets it is fcntl.

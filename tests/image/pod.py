@@ -75,6 +75,10 @@ def admit(argv):
 
     import jsonpatch
 
+    sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+    import admission
+
     url, ca, pod_path, out = argv[:4]
     opts = dict(zip(argv[4::2], argv[5::2]))
     server_name = opts.get("--server-name", SERVICE_NAME)
@@ -83,27 +87,12 @@ def admit(argv):
         die("admit: %s is not https://127.0.0.1:PORT/PATH" % url)
     pod = json.load(open(pod_path))
     uid = str(uuid.uuid4())
-    body = json.dumps({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-            "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": pod["metadata"]["namespace"],
-            "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
-                         "uid": "8d4f3b0e-6a21-4c7e-9f0d-2b5e7a1c3d90",
-                         "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system",
-                                    "system:authenticated"]},
-            "object": pod,
-            "oldObject": None,
-            "dryRun": False,
-            "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"},
-        },
-    }).encode()
+    body = json.dumps(admission.review(
+        uid, pod["metadata"]["namespace"], pod,
+        {"username": "system:serviceaccount:kube-system:replicaset-controller",
+         "uid": "8d4f3b0e-6a21-4c7e-9f0d-2b5e7a1c3d90",
+         "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system",
+                    "system:authenticated"]})).encode()
 
     # The CA bundle of the webhook configuration, the Service's DNS name
     # checked against the certificate, nothing looser.

@@ -23,6 +23,10 @@ import subprocess
 import sys
 import uuid
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import admission  # noqa: E402
+
 try:
     import jsonpatch
     import yaml
@@ -47,24 +51,9 @@ def fail(case, msg):
 
 def review(driver, pod, options):
     uid = str(uuid.uuid4())
-    body = {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-            "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": pod.get("metadata", {}).get("namespace", "default"),
-            "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
-            "object": pod,
-            "oldObject": None,
-            "dryRun": False,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
-        },
-    }
+    body = admission.review(
+        uid, pod.get("metadata", {}).get("namespace", "default"), pod,
+        {"username": "system:serviceaccount:kube-system:replicaset-controller"})
     args = [driver, "--image", IMAGE]
     for key, flag in OPTION_FLAGS.items():
         if key in options:

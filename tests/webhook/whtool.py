@@ -28,6 +28,7 @@ Every connection goes to 127.0.0.1 only, and every loop is bounded.
 """
 import base64
 import json
+import os
 import socket
 import ssl
 import sys
@@ -35,6 +36,10 @@ import threading
 import time
 
 import jsonpatch
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import admission  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -96,25 +101,10 @@ def cmd_review(args):
         else:
             die("review: unknown option " + rest[0])
         rest = rest[2:]
-    review = {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid,
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-            "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": namespace,
-            "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
-                         "groups": ["system:serviceaccounts", "system:authenticated"]},
-            "object": pod(annotate, namespace),
-            "oldObject": None,
-            "dryRun": False,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
-        },
-    }
+    review = admission.review(
+        uid, namespace, pod(annotate, namespace),
+        {"username": "system:serviceaccount:kube-system:replicaset-controller",
+         "groups": ["system:serviceaccounts", "system:authenticated"]})
     with open(out, "w") as f:
         json.dump(review, f)
 
@@ -299,11 +289,13 @@ def cmd_slow(args):
         except OSError:
             results[i] = "%.1f" % (time.monotonic() - t0)
 
-    def half_hello(i):
+    def sends_then_waits(i, first):
+        """Connects, sends first (maybe nothing), then only waits."""
         t0 = time.monotonic()
         try:
             s = socket.create_connection((HOST, int(port)), timeout=seconds)
-            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            if first:
+                s.sendall(first)
             s.settimeout(seconds)
             r = s.recv(100)
             results[i] = "%.1f" % (time.monotonic() - t0) if r == b"" else "data"
@@ -312,17 +304,11 @@ def cmd_slow(args):
         except OSError:
             results[i] = "%.1f" % (time.monotonic() - t0)
 
+    def half_hello(i):
+        sends_then_waits(i, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+
     def silent(i):
-        t0 = time.monotonic()
-        try:
-            s = socket.create_connection((HOST, int(port)), timeout=seconds)
-            s.settimeout(seconds)
-            r = s.recv(100)
-            results[i] = "%.1f" % (time.monotonic() - t0) if r == b"" else "data"
-        except (socket.timeout, TimeoutError):
-            results[i] = "open"
-        except OSError:
-            results[i] = "%.1f" % (time.monotonic() - t0)
+        sends_then_waits(i, b"")
 
     kinds = [slow_head, half_hello, silent]
     threads = [threading.Thread(target=kinds[i % 3], args=(i,), daemon=True) for i in range(n)]
