@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,7 +470,7 @@ static const char *service_name(const struct op_json *pod, const char *owner, ch
 
 /* ---- comma lists ------------------------------------------------------------ */
 
-/* Next item of a comma list, blanks around it trimmed (as the library reads them). */
+/* Next item of a comma list, white space around it trimmed (isspace(), as the library reads them). */
 static const char *next_item(const char **p, size_t *len)
 {
 	const char *s = *p, *e;
@@ -480,10 +481,10 @@ static const char *next_item(const char **p, size_t *len)
 	if (!e)
 		e = s + strlen(s);
 	*p = *e ? e + 1 : e;
-	while (s < e && (*s == ' ' || *s == '\t'))
+	while (s < e && isspace((unsigned char)*s))
 		s++;
 	*len = (size_t)(e - s);
-	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+	while (*len && isspace((unsigned char)s[*len - 1]))
 		(*len)--;
 	return s;
 }
@@ -498,7 +499,7 @@ static bool has_attribute(const char *list, const char *key)
 		const char *eq = memchr(item, '=', len);
 		size_t n = eq ? (size_t)(eq - item) : len;
 
-		while (n && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+		while (n && isspace((unsigned char)item[n - 1]))
 			n--;
 		if (n == klen && !memcmp(item, key, klen))
 			return true;
