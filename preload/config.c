@@ -181,29 +181,6 @@ static void parse_sampler(struct op_config *cfg, op_getenv_fn get)
 		cfg->sampler_ratio = r;
 }
 
-/*
- * Steps through a comma list: returns the next item (surrounding spaces
- * trimmed, possibly empty) with its length in *len, and advances *p past
- * it; NULL at the end.
- */
-static const char *next_item(const char **p, size_t *len)
-{
-	const char *s = *p, *e;
-
-	if (!*s)
-		return NULL;
-	e = strchr(s, ',');
-	if (!e)
-		e = s + strlen(s);
-	*p = *e ? e + 1 : e;
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	*len = (size_t)(e - s);
-	while (*len && isspace((unsigned char)s[*len - 1]))
-		(*len)--;
-	return s;
-}
-
 static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 {
 	const char *v = get_nonempty(get, "OTEL_TRACES_EXPORTER");
@@ -214,7 +191,7 @@ static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 
 	if (!v)
 		return;
-	while ((p = next_item(&rest, &len))) {
+	while ((p = op_list_next(&rest, &len))) {
 		if (len == 4 && !strncasecmp(p, "otlp", 4))
 			bits |= OP_EXPORTER_OTLP;
 		else if (len == 7 && !strncasecmp(p, "console", 7))
@@ -269,7 +246,7 @@ static void parse_propagators(struct op_config *cfg, op_getenv_fn get)
 		add_propagator(cfg, OP_PROP_BAGGAGE);
 		return;
 	}
-	while ((p = next_item(&rest, &len))) {
+	while ((p = op_list_next(&rest, &len))) {
 		unsigned i;
 
 		if (!len)
@@ -649,7 +626,7 @@ static char **parse_list(op_getenv_fn get, const char *name, const char *(*check
 
 	if (!v)
 		return NULL;
-	while ((p = next_item(&rest, &len))) {
+	while ((p = op_list_next(&rest, &len))) {
 		const char *why;
 		char *item;
 

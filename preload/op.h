@@ -8,9 +8,11 @@
 #ifndef OP_H
 #define OP_H
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifndef OP_VERSION
 #define OP_VERSION "0.0.0-dev"
@@ -58,6 +60,30 @@ static inline const char *op_trim_ows(const char *s, size_t *len)
 	while (*len && (*s == ' ' || *s == '\t'))
 		s++, (*len)--;
 	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	return s;
+}
+
+/*
+ * Steps through a comma list: returns the next item (surrounding white
+ * space trimmed, possibly empty) with its length in *len, and advances *p
+ * past it; NULL at the end. The webhook reads the OTEL_* lists it merges
+ * with this too, so both read them alike.
+ */
+static inline const char *op_list_next(const char **p, size_t *len)
+{
+	const char *s = *p, *e;
+
+	if (!*s)
+		return NULL;
+	e = strchr(s, ',');
+	if (!e)
+		e = s + strlen(s);
+	*p = *e ? e + 1 : e;
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	*len = (size_t)(e - s);
+	while (*len && isspace((unsigned char)s[*len - 1]))
 		(*len)--;
 	return s;
 }

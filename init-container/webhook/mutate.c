@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mutate.h"
+#include "preload/op.h"
 
 #define ANN(name) OP_K8S_ANNOTATION_PREFIX name
 #define LIB_NAME "libotelpreload.so"
@@ -470,32 +471,13 @@ static const char *service_name(const struct op_json *pod, const char *owner, ch
 
 /* ---- comma lists ------------------------------------------------------------ */
 
-/* Next item of a comma list, white space around it trimmed (isspace(), as the library reads them). */
-static const char *next_item(const char **p, size_t *len)
-{
-	const char *s = *p, *e;
-
-	if (!*s)
-		return NULL;
-	e = strchr(s, ',');
-	if (!e)
-		e = s + strlen(s);
-	*p = *e ? e + 1 : e;
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	*len = (size_t)(e - s);
-	while (*len && isspace((unsigned char)s[*len - 1]))
-		(*len)--;
-	return s;
-}
-
 /* Whether the OTEL_RESOURCE_ATTRIBUTES value `list` sets `key`. */
 static bool has_attribute(const char *list, const char *key)
 {
 	size_t len, klen = strlen(key);
 	const char *item;
 
-	while ((item = next_item(&list, &len))) {
+	while ((item = op_list_next(&list, &len))) {
 		const char *eq = memchr(item, '=', len);
 		size_t n = eq ? (size_t)(eq - item) : len;
 
@@ -513,7 +495,7 @@ static bool path_covered(const char *list, const char *path, size_t plen)
 	size_t len;
 	const char *item;
 
-	while ((item = next_item(&list, &len)))
+	while ((item = op_list_next(&list, &len)))
 		if (len && len <= plen && !memcmp(item, path, len))
 			return true;
 	return false;
@@ -799,7 +781,7 @@ static size_t select_containers(struct ctx *c, const struct op_json *pod,
 		selected[0] = true;
 		return 1;
 	}
-	while ((item = next_item(&list, &len))) {
+	while ((item = op_list_next(&list, &len))) {
 		size_t i;
 
 		if (!len)
