@@ -9,7 +9,8 @@
 #
 # Environment: BENCH_BUILD_DIR (build), BENCH_SECONDS (3 per run),
 # BENCH_ROUNDS (3 runs per protocol, the median is printed), BENCH_BATCH
-# (512, the default OTEL_BSP_MAX_EXPORT_BATCH_SIZE).
+# (512, the default OTEL_BSP_MAX_EXPORT_BATCH_SIZE), BENCH_PROTOCOLS (all, or
+# a comma list of the names in the table, e.g. "http/protobuf,grpc").
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,6 +21,7 @@ build=${BENCH_BUILD_DIR:-build}
 seconds=${BENCH_SECONDS:-3}
 rounds=${BENCH_ROUNDS:-3}
 batch=${BENCH_BATCH:-512}
+protocols=${BENCH_PROTOCOLS:-all}
 out=$build/bench/exporter
 
 die() {
@@ -145,6 +147,7 @@ rows=$out/runs.txt
 measure() { # measure NAME URL-BASE SINK-LOG [ENV=VALUE...]
 	local name=$1 base=$2 slog=$3 r before after s0 s1 res id err
 	shift 3
+	[[ $protocols == all || ,$protocols, == *",$name,"* ]] || return 0
 	id=$(tr -c 'a-z0-9\n' '_' <<<"$name")
 	err=$out/$id.err
 	for ((r = 1; r <= rounds; r++)); do

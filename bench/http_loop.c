@@ -6,7 +6,16 @@
  * ends are then traced: one CLIENT and one SERVER span per exchange), the
  * growth of the instruction count between two N is the per-exchange cost.
  *
+ * With a PORT it is only the client, of a server on 127.0.0.1:PORT (bench/suite.sh
+ * runs it against nginx): N sequential GETs of PATH, over one keep-alive
+ * connection, or with "new" over a new connection each, and it prints the mean
+ * microseconds per request.
+ *
  *   http_loop N
+ *   http_loop N PORT PATH [new]
+ *
+ * The first form also prints the process's peak RSS (VmHWM): bench/suite.sh
+ * reads it for the memory a full span queue takes.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char request[] =
@@ -48,6 +58,93 @@ static int read_message(int fd, size_t extra)
 	}
 }
 
+/* Reads one response whose body has a Content-Length, of any size. */
+static int read_response(int fd)
+{
+	char buf[4096];
+	size_t have = 0, got = 0, need = 0;
+
+	for (;;) {
+		ssize_t r;
+
+		if (need && got >= need)
+			return 0;
+		if (have == sizeof buf - 1) {
+			if (!need)
+				return -1;
+			have = 0;
+		}
+		r = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+		if (r <= 0)
+			return -1;
+		have += (size_t)r;
+		got += (size_t)r;
+		buf[have] = '\0';
+		if (!need) {
+			char *end = strstr(buf, "\r\n\r\n"), *cl = strstr(buf, "\r\nContent-Length:");
+
+			if (end && !cl)
+				return -1;
+			if (end)
+				need = (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+		}
+	}
+}
+
+static int client(long count, int port, const char *path, int fresh)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char req[512];
+	int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+				 "User-Agent: http_loop/1\r\nAccept: */*\r\n\r\n", path, port);
+	struct timespec t0, t1;
+	int c = -1;
+
+	if (len <= 0 || (size_t)len >= sizeof req)
+		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < count; i++) {
+		if (c < 0 && ((c = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+			      connect(c, (struct sockaddr *)&a, sizeof a))) {
+			perror("http_loop: connect");
+			return 1;
+		}
+		if (send(c, req, (size_t)len, 0) != len || read_response(c) < 0) {
+			fprintf(stderr, "http_loop: request %ld failed\n", i);
+			return 1;
+		}
+		if (fresh) {
+			close(c);
+			c = -1;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (c >= 0)
+		close(c);
+	printf("%.2f us/request (%ld requests, %s)\n",
+	       ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3 /
+		       (double)count,
+	       count, fresh ? "a new connection each" : "keep-alive");
+	return 0;
+}
+
+/* VmHWM of /proc/self/status in kB, -1 when it cannot be read. */
+static long peak_rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static void *server(void *arg)
 {
 	int c = accept(lfd, NULL, NULL);
@@ -70,6 +167,8 @@ int main(int argc, char **argv)
 	int c;
 
 	n = argc > 1 ? atol(argv[1]) : 1000;
+	if (argc > 3)
+		return client(n, atoi(argv[2]), argv[3], argc > 4 && strcmp(argv[4], "new") == 0);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 1) ||
 	    getsockname(lfd, (struct sockaddr *)&a, &alen))
@@ -85,6 +184,6 @@ int main(int argc, char **argv)
 	}
 	close(c);
 	pthread_join(t, NULL);
-	printf("%ld exchanges\n", n);
+	printf("%ld exchanges, peak RSS %ld kB\n", n, peak_rss_kb());
 	return 0;
 }

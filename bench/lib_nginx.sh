@@ -170,16 +170,20 @@ bench_receiver() {
 }
 
 # --- two nginx instances, one without and one with the library ------------------
+# start_nginx NAME PRELOAD(0|1) [NAME=VALUE...]: with PRELOAD 1 the NAME=VALUE
+# pairs come after the traced defaults (always_on, the receiver, BENCH_TRACED_ENV)
+# and override them, e.g. OTEL_SDK_DISABLED=true (bench/suite.sh).
 declare -A PORT MASTER
-start_nginx() { # start_nginx NAME PRELOAD(0|1)
+start_nginx() {
 	local name=$1 pre=$2 prefix=$out/nginx-$1 port i keep="" kv extra=""
+	shift 2
 	[[ -z $server_conf ]] || extra=$'\n'$server_conf
 	port=$(free_port)
 	mkdir -p "$prefix/www" "$prefix/tmp"
 	cp "$out/small.html" "$prefix/www/"
 	# nginx empties its workers' environment; keeping the library's variables
 	# makes the figures independent of when the library reads them.
-	for kv in OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_SAMPLER OTEL_SERVICE_NAME "${traced_env[@]}"; do
+	for kv in OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_SAMPLER OTEL_SERVICE_NAME "${traced_env[@]}" "$@"; do
 		keep+="env ${kv%%=*};"$'\n'
 	done
 	cat >"$prefix/nginx.conf" <<EOF
@@ -203,7 +207,7 @@ $(nginx_temp_paths "$prefix")
 EOF
 	if ((pre)); then
 		"${pin_nginx[@]}" env LD_PRELOAD="$lib" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" \
-			OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=nginx-bench "${traced_env[@]}" \
+			OTEL_TRACES_SAMPLER=always_on OTEL_SERVICE_NAME=nginx-bench "${traced_env[@]}" "$@" \
 			"$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
 			>"$prefix/stdout.log" 2>&1 &
 	else

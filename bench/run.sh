@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Prints what libotelpreload.so costs a program that it does not trace:
 #   (a) process start-up of /bin/true, with and without the library;
-#   (b) a pass-through read()/write() on a pipe (bench/passthrough.c), in
-#       nanoseconds and, with valgrind, (c) in instructions.
+#   (b) a pass-through read()/write() on a pipe and send()/recv() on a
+#       loopback TCP connection (bench/passthrough.c), in nanoseconds and,
+#       with valgrind, (c) in instructions; (d) one traced HTTP exchange in
+#       instructions.
 # Figures only: timing never makes this script fail. See bench/README.md.
 #
 # Environment: OTELPRELOAD_LIBRARY (measure that file instead of building
 # build/libotelpreload.so), BENCH_RUNS (300), BENCH_WARMUP (20),
-# BENCH_PAIRS (5000000), BENCH_REPEATS (5).
+# BENCH_PAIRS (5000000), BENCH_TCP_PAIRS (500000), BENCH_REPEATS (5),
+# BENCH_CALLGRIND (all: (c) and (d); calls: (c) only; none).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,7 +18,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${BENCH_RUNS:-300}
 warmup=${BENCH_WARMUP:-20}
 pairs=${BENCH_PAIRS:-5000000}
+tcp_pairs=${BENCH_TCP_PAIRS:-500000}
 repeats=${BENCH_REPEATS:-5}
+callgrind=${BENCH_CALLGRIND:-all}
 out=build/bench
 mkdir -p "$out"
 
@@ -26,6 +31,10 @@ die() {
 	printf 'bench: %s\n' "$*" >&2
 	exit 1
 }
+
+[[ $callgrind == all || $callgrind == calls || $callgrind == none ]] ||
+	die "BENCH_CALLGRIND=$callgrind is not all, calls or none"
+command -v valgrind >/dev/null || callgrind=none
 
 command -v python3 >/dev/null || die "python3 is needed for the statistics (bash scripts/deps.sh)"
 command -v cc >/dev/null || die "cc is needed to build bench/passthrough.c (bash scripts/deps.sh)"
@@ -150,37 +159,50 @@ print("  (± after a mean is the standard deviation%s; after the difference, its
       % (" of batch means" if mode == "loop" else ""))
 EOF
 
-# --- (b) pass-through read/write -------------------------------------------
-printf '\n(b) pass-through read()/write() on a pipe: %d write+read pairs per run,\n' "$pairs"
-printf '    %d runs with and %d without, alternating; medians in ns per call\n' "$repeats" "$repeats"
+# --- (b) pass-through read/write, send/recv ---------------------------------
+printf '\n(b) pass-through read()/write() on a pipe (%d pairs per run) and send()/recv()\n' "$pairs"
+printf '    on a loopback TCP connection without HTTP (%d pairs per run): %d runs with\n' \
+	"$tcp_pairs" "$repeats"
+printf '    and %d without, alternating; medians in ns per call\n' "$repeats"
 missing=()
-for sym in read write __read_chk; do
+for sym in read write __read_chk send recv; do
 	nm -D --defined-only "$lib" 2>/dev/null | grep -qw "$sym" || missing+=("$sym")
 done
 if ((${#missing[@]})); then
 	printf '    note: the library does not interpose %s; those calls cost it nothing\n' "${missing[*]}"
 fi
 
-measure() { # measure BINARY PRELOAD -> ns per call
-	local o
+# The variants: passthrough, passthrough-fortify and passthrough-tcp (the
+# first binary with the "tcp" argument).
+variant_cmd() { # variant_cmd VARIANT N -> the command line
+	case $1 in
+	passthrough-tcp) printf '%s %s tcp' "$out/passthrough" "$2" ;;
+	*) printf '%s %s' "$out/$1" "$2" ;;
+	esac
+}
+
+measure() { # measure VARIANT PRELOAD -> ns per call
+	local o n=$pairs cmd
+	[[ $1 != passthrough-tcp ]] || n=$tcp_pairs
+	read -ra cmd <<<"$(variant_cmd "$1" "$n")"
 	if [[ -n $2 ]]; then
-		o=$(env LD_PRELOAD="$2" "$1" "$pairs")
+		o=$(env LD_PRELOAD="$2" "${cmd[@]}")
 	else
-		o=$(env -u LD_PRELOAD "$1" "$pairs")
+		o=$(env -u LD_PRELOAD "${cmd[@]}")
 	fi
 	printf '%s\n' "${o%% *}"
 }
 
 rows=$out/passthrough.txt
 : >"$rows"
-for variant in passthrough passthrough-fortify; do
+for variant in passthrough passthrough-fortify passthrough-tcp; do
 	for ((r = 0; r < repeats; r++)); do
 		if ((r % 2 == 0)); then
-			printf '%s without %s\n' "$variant" "$(measure "$out/$variant" "")" >>"$rows"
-			printf '%s with %s\n' "$variant" "$(measure "$out/$variant" "$lib")" >>"$rows"
+			printf '%s without %s\n' "$variant" "$(measure "$variant" "")" >>"$rows"
+			printf '%s with %s\n' "$variant" "$(measure "$variant" "$lib")" >>"$rows"
 		else
-			printf '%s with %s\n' "$variant" "$(measure "$out/$variant" "$lib")" >>"$rows"
-			printf '%s without %s\n' "$variant" "$(measure "$out/$variant" "")" >>"$rows"
+			printf '%s with %s\n' "$variant" "$(measure "$variant" "$lib")" >>"$rows"
+			printf '%s without %s\n' "$variant" "$(measure "$variant" "")" >>"$rows"
 		fi
 	done
 done
@@ -193,10 +215,11 @@ for line in open(sys.argv[1]):
     variant, which, ns = line.split()
     v.setdefault((variant, which), []).append(float(ns))
 names = {"passthrough": "write + read",
-         "passthrough-fortify": "write + __read_chk (_FORTIFY_SOURCE)"}
+         "passthrough-fortify": "write + __read_chk (_FORTIFY_SOURCE)",
+         "passthrough-tcp": "send + recv (loopback TCP)"}
 print("    %-38s %8s %8s %8s   %s" % ("", "without", "with", "added",
                                     "range without | with"))
-for variant in ("passthrough", "passthrough-fortify"):
+for variant in ("passthrough", "passthrough-fortify", "passthrough-tcp"):
     wo, w = v[(variant, "without")], v[(variant, "with")]
     print("    %-38s %8.2f %8.2f %+8.2f   %.1f..%.1f | %.1f..%.1f"
           % (names[variant], st.median(wo), st.median(w),
@@ -206,29 +229,41 @@ EOF
 # --- (c) the same in instructions -------------------------------------------
 # Instruction counts do not depend on what else the machine is doing. The
 # library's start-up cost is the same at both N, so the growth between them
-# is the per-call cost alone.
-if command -v valgrind >/dev/null; then
-	instructions() { # instructions BINARY PRELOAD N
-		local o
+# is the per-call cost alone. One line per variant in instructions.txt:
+# "VARIANT WITHOUT WITH" (instructions per call).
+rm -f "$out/instructions.txt"
+if [[ $callgrind != none ]]; then
+	instructions() { # instructions VARIANT PRELOAD N
+		local o cmd
+		read -ra cmd <<<"$(variant_cmd "$1" "$3")"
 		o=$(env ${2:+LD_PRELOAD="$2"} valgrind --tool=callgrind \
-			--callgrind-out-file=/dev/null "$1" "$3" 2>&1 >/dev/null)
+			--callgrind-out-file=/dev/null "${cmd[@]}" 2>&1 >/dev/null)
 		sed -n 's/.*Collected : \([0-9]*\).*/\1/p' <<<"$o"
 	}
-	printf '\n(c) the same in instructions per call (callgrind, growth from 100000 to 200000 pairs)\n'
+	printf '\n(c) the same in instructions per call (callgrind, growth from N to 2N pairs:\n'
+	printf '    N = 100000 on the pipe, 20000 on TCP)\n'
 	printf '    %-38s %8s %8s %8s\n' "" without with added
-	for variant in passthrough passthrough-fortify; do
-		w1=$(instructions "$out/$variant" "$lib" 100000)
-		w2=$(instructions "$out/$variant" "$lib" 200000)
-		o1=$(instructions "$out/$variant" "" 100000)
-		o2=$(instructions "$out/$variant" "" 200000)
+	: >"$out/instructions.txt"
+	for variant in passthrough passthrough-fortify passthrough-tcp; do
+		n=100000
+		[[ $variant != passthrough-tcp ]] || n=20000
+		w1=$(instructions "$variant" "$lib" "$n")
+		w2=$(instructions "$variant" "$lib" $((2 * n)))
+		o1=$(instructions "$variant" "" "$n")
+		o2=$(instructions "$variant" "" $((2 * n)))
 		python3 -c '
 import sys
-name, w1, w2, o1, o2 = sys.argv[1], *map(int, sys.argv[2:])
-calls = 200000
-print("    %-38s %8.2f %8.2f %+8.2f"
-      % (name, (o2 - o1) / calls, (w2 - w1) / calls, ((w2 - w1) - (o2 - o1)) / calls))
-' "$([[ $variant == passthrough ]] && echo "write + read" || echo "write + __read_chk (_FORTIFY_SOURCE)")" \
-			"$w1" "$w2" "$o1" "$o2"
+variant, name, rows = sys.argv[1], sys.argv[2], sys.argv[8]
+w1, w2, o1, o2, n = map(int, sys.argv[3:8])
+calls = 2 * n
+wo, w = (o2 - o1) / calls, (w2 - w1) / calls
+print("    %-38s %8.2f %8.2f %+8.2f" % (name, wo, w, w - wo))
+open(rows, "a").write("%s %.2f %.2f\n" % (variant, wo, w))
+' "$variant" "$(case $variant in
+			passthrough) echo "write + read" ;;
+			passthrough-fortify) echo "write + __read_chk (_FORTIFY_SOURCE)" ;;
+			*) echo "send + recv (loopback TCP)" ;;
+			esac)" "$w1" "$w2" "$o1" "$o2" "$n" "$out/instructions.txt"
 	done
 fi
 
@@ -238,7 +273,7 @@ fi
 # Growth between two N, as in (c): the per-exchange cost of the engine alone
 # (OTEL_TRACES_EXPORTER=none) and with OTLP encoding and export attempts (to
 # a closed port on 127.0.0.1: encoding happens, sending fails at once).
-if command -v valgrind >/dev/null; then
+if [[ $callgrind == all ]]; then
 	cc -O2 -pthread -o "$out/http_loop" bench/http_loop.c
 	loop_ins() { # loop_ins N ENV...
 		local n=$1
