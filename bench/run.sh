@@ -8,14 +8,14 @@
 # Figures only: timing never makes this script fail. See bench/README.md.
 #
 # Environment: OTELPRELOAD_LIBRARY (measure that file instead of building
-# build/libotelpreload.so), BENCH_RUNS (300), BENCH_WARMUP (20),
+# build/libotelpreload.so), BENCH_RUNS (1000 start-up rounds), BENCH_WARMUP (20),
 # BENCH_PAIRS (5000000), BENCH_TCP_PAIRS (500000), BENCH_REPEATS (5),
 # BENCH_CALLGRIND (all: (c) and (d); calls: (c) only; none).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-runs=${BENCH_RUNS:-300}
+runs=${BENCH_RUNS:-1000}
 warmup=${BENCH_WARMUP:-20}
 pairs=${BENCH_PAIRS:-5000000}
 tcp_pairs=${BENCH_TCP_PAIRS:-500000}
@@ -65,7 +65,7 @@ if ! msg=$(env LD_PRELOAD="$lib" /bin/true 2>&1) || [[ -n $msg ]]; then
 	die "LD_PRELOAD=$lib /bin/true does not run cleanly: $msg"
 fi
 
-# Everything from here on, hyperfine and the measured processes included,
+# Everything from here on, the measured processes included,
 # runs on one CPU, the same one every time: less scheduler noise.
 ncpu=$(nproc)
 pinned="no (taskset not found or one CPU)"
@@ -84,79 +84,34 @@ printf '  machine   %s CPUs, Linux %s, %s\n' "$ncpu" "$(uname -r)" \
 printf '  pinned    %s\n' "$pinned"
 
 # --- (a) start-up -----------------------------------------------------------
-# "with" and "without" both go through env(1), so the only difference is the
-# library; plain /bin/true is measured too, as the base of the percentage.
-true_plain="/bin/true"
-true_without="env -u LD_PRELOAD /bin/true"
-true_with="env LD_PRELOAD=$lib /bin/true"
-
+# bench/startup.c starts /bin/true plain, through the same environment
+# without the library and with it, the three in a rotating order within every
+# round, so they see the same machine; "added" is the median of the per-round
+# with-minus-without differences, which a drifting VM cannot bias the way
+# variant-after-variant runs (hyperfine's) can.
+cc -std=gnu11 -O2 -o "$out/startup" bench/startup.c
 printf '\n(a) start-up of /bin/true\n'
-if command -v hyperfine >/dev/null; then
-	mode=hyperfine
-	printf '  %s, %d runs each after %d warm-ups, commands side by side in one run\n' \
-		"$(hyperfine --version)" "$runs" "$warmup"
-	hyperfine -N --style none --warmup "$warmup" --runs "$runs" \
-		--export-json "$out/startup.json" \
-		-n plain "$true_plain" -n without "$true_without" -n with "$true_with" \
-		>"$out/hyperfine.log" 2>&1 || { cat "$out/hyperfine.log" >&2; die "hyperfine failed"; }
-else
-	# Fallback: ten rounds of interleaved batches timed with bash's own
-	# clock, so the three commands see the same machine state. The loop's
-	# fork costs the same for each and cancels out of the difference.
-	mode=loop
-	batch=$(((runs + 9) / 10))
-	printf '  hyperfine not found: bash loop, %d runs each in interleaved batches\n' \
-		$((batch * 10))
-	: >"$out/startup-loop.txt"
-	for ((r = 0; r < 10; r++)); do
-		for name in plain without with; do
-			case $name in
-			plain) read -ra cmd <<<"$true_plain" ;;
-			without) read -ra cmd <<<"$true_without" ;;
-			with) read -ra cmd <<<"$true_with" ;;
-			esac
-			for ((i = 0; i < warmup / 10 + 1; i++)); do "${cmd[@]}"; done
-			t0=$EPOCHREALTIME
-			for ((i = 0; i < batch; i++)); do "${cmd[@]}"; done
-			t1=$EPOCHREALTIME
-			printf '%s %s %s %s\n' "$name" "$batch" "$t0" "$t1" >>"$out/startup-loop.txt"
-		done
-	done
-fi
+printf '  bench/startup.c: %d rounds after %d warm-ups; each round runs plain, without\n' "$runs" "$warmup"
+printf '  and with the library in a rotating order (posix_spawn to waitpid)\n'
+"$out/startup" "$runs" "$warmup" "$lib" "$out/startup.json" || die "bench/startup.c failed"
 
-python3 - "$out" "$mode" <<'EOF'
-import json, math, os, statistics as st, sys
+python3 - "$out" <<'EOF'
+import json, os, statistics as st, sys
 
-out, mode = sys.argv[1], sys.argv[2]
-us = {}
-if mode == "loop":
-    # One value per batch: its mean run time. The sd below is then the
-    # spread of batch means, not of single runs.
-    for line in open(os.path.join(out, "startup-loop.txt")):
-        name, n, t0, t1 = line.split()
-        t0, t1 = (float(t.replace(",", ".")) for t in (t0, t1))
-        us.setdefault(name, []).append((t1 - t0) * 1e6 / int(n))
-else:
-    for r in json.load(open(os.path.join(out, "startup.json")))["results"]:
-        us[r["command"]] = [t * 1e6 for t in r["times"]]
-
-def mean_sd(v):
-    return st.mean(v), (st.stdev(v) if len(v) > 1 else 0.0)
-
+d = json.load(open(os.path.join(sys.argv[1], "startup.json")))
+us = {r["command"]: [t * 1e6 for t in r["times"]] for r in d["results"]}
+added = sorted(t * 1e6 for t in d["added"])
 labels = {"plain": "/bin/true",
-          "without": "env /bin/true",
-          "with": "env LD_PRELOAD=libotelpreload.so /bin/true"}
+          "without": "/bin/true, env without the library",
+          "with": "/bin/true, LD_PRELOAD=libotelpreload.so"}
 for k in ("plain", "without", "with"):
-    m, sd = mean_sd(us[k])
-    print("  %-44s %8.1f ± %6.1f µs  (median %.1f)" % (labels[k], m, sd, st.median(us[k])))
-(mw, sw), (mo, so) = mean_sd(us["with"]), mean_sd(us["without"])
-se = math.sqrt(sw ** 2 / len(us["with"]) + so ** 2 / len(us["without"]))
-base = st.mean(us["plain"])
-d = mw - mo
-print("  %-44s %+8.1f ± %6.1f µs  = %+.1f%% of /bin/true's %.1f µs"
-      % ("added by the library (with - without)", d, se, 100 * d / base, base))
-print("  (± after a mean is the standard deviation%s; after the difference, its standard error)"
-      % (" of batch means" if mode == "loop" else ""))
+    q = st.quantiles(us[k], n=4)
+    print("  %-44s median %7.1f µs  (quartiles %.1f, %.1f)" % (labels[k], st.median(us[k]), q[0], q[2]))
+base = st.median(us["plain"])
+m = st.median(added)
+q = st.quantiles(added, n=4)
+print("  %-44s median %+7.1f µs  (quartiles %+.1f, %+.1f) = %+.1f%% of %.1f µs"
+      % ("added (with - without, per round)", m, q[0], q[2], 100 * m / base, base))
 EOF
 
 # --- (b) pass-through read/write, send/recv ---------------------------------

@@ -91,8 +91,10 @@ def servers(d, hz):
                     except (AttributeError, KeyError):
                         pass
             bys = {x["round"]: x for x in base}
-            m.update(ratio=m["rps"] / b["rps"],
-                     ratios=[x["rps"] / bys[x["round"]]["rps"] for x in rs if x["round"] in bys],
+            ratios = [x["rps"] / bys[x["round"]]["rps"] for x in rs if x["round"] in bys]
+            # The median of the per-round ratios: each traced run against the
+            # untraced run next to it, so the machine's drift cancels.
+            m.update(ratio=med(ratios) if ratios else m["rps"] / b["rps"], ratios=ratios,
                      p50_added=m["p50"] - b["p50"], p99_added=m["p99"] - b["p99"],
                      p99_added_rounds=[x["p99"] - bys[x["round"]]["p99"] for x in rs if x["round"] in bys],
                      vcpu=m["cpu"] / 1000, vcpu_added=(m["cpu"] - b["cpu"]) / 1000,
@@ -155,9 +157,11 @@ def floor(d):
     res = {}
     p = os.path.join(d, "floor", "startup.json")
     if os.path.exists(p):
-        t = {r["command"]: [x * 1e6 for x in r["times"]] for r in json.load(open(p))["results"]}
-        res["startup"] = dict(plain=st.mean(t["plain"]), without=st.mean(t["without"]), withlib=st.mean(t["with"]),
-                              added=st.mean(t["with"]) - st.mean(t["without"]))
+        j = json.load(open(p))
+        t = {r["command"]: [x * 1e6 for x in r["times"]] for r in j["results"]}
+        # Medians; "added" is the median of the per-round differences (bench/startup.c).
+        res["startup"] = dict(plain=st.median(t["plain"]), without=st.median(t["without"]),
+                              withlib=st.median(t["with"]), added=st.median(x * 1e6 for x in j["added"]))
     p = os.path.join(d, "floor", "passthrough.txt")
     if os.path.exists(p):
         v = {}
