@@ -1,260 +1,396 @@
+/*
+ * The OTLP protobuf encoder writes the wire format itself, from the span
+ * model straight into one buffer, and it writes that buffer BACKWARDS:
+ * from the last field of the last span toward the first byte. A nested
+ * message's length prefix comes before its contents on the wire, so a
+ * writer going forward must know every length before it starts (protobuf-c
+ * walks the whole request twice for that, measuring every string with
+ * strlen each time); going backwards the contents are already written when
+ * their length is due. Each string is measured and checked for UTF-8 once.
+ *
+ * The bytes are the ones protobuf-c packed from the same batch before:
+ * fields in field-number order, proto3 defaults (zero scalars, empty
+ * strings and bytes) left out except in a oneof, every message field
+ * present. tests/unit/test_otlp_encode.c holds the two to each other.
+ */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #include "../preload/op.h"
 #include "json.h"
 #include "otlp_encode.h"
 
-/* protoc-c's names spell out the whole package; these keep the code legible. */
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
+/* Wire types. */
+#define WT_VARINT  0
+#define WT_FIXED64 1
+#define WT_LEN     2
+#define WT_FIXED32 5
+
+#define TAG(field, wt) ((uint8_t)((field) << 3 | (wt)))
+
+/* Field numbers from exporter/proto; every one below 16 fits a one-byte tag. */
+#define REQUEST_RESOURCE_SPANS   TAG(1, WT_LEN)   /* ExportTraceServiceRequest */
+#define RS_RESOURCE              TAG(1, WT_LEN)   /* ResourceSpans */
+#define RS_SCOPE_SPANS           TAG(2, WT_LEN)
+#define RESOURCE_ATTRIBUTES      TAG(1, WT_LEN)   /* Resource */
+#define RESOURCE_DROPPED         TAG(2, WT_VARINT)
+#define SS_SCOPE                 TAG(1, WT_LEN)   /* ScopeSpans */
+#define SS_SPANS                 TAG(2, WT_LEN)
+#define SCOPE_NAME               TAG(1, WT_LEN)   /* InstrumentationScope */
+#define SCOPE_VERSION            TAG(2, WT_LEN)
+#define SPAN_TRACE_ID            TAG(1, WT_LEN)   /* Span */
+#define SPAN_SPAN_ID             TAG(2, WT_LEN)
+#define SPAN_PARENT_SPAN_ID      TAG(4, WT_LEN)
+#define SPAN_NAME                TAG(5, WT_LEN)
+#define SPAN_KIND                TAG(6, WT_VARINT)
+#define SPAN_START               TAG(7, WT_FIXED64)
+#define SPAN_END                 TAG(8, WT_FIXED64)
+#define SPAN_ATTRIBUTES          TAG(9, WT_LEN)
+#define SPAN_DROPPED_ATTRIBUTES  TAG(10, WT_VARINT)
+#define SPAN_STATUS              TAG(15, WT_LEN)
+#define STATUS_MESSAGE           TAG(2, WT_LEN)   /* Status */
+#define STATUS_CODE              TAG(3, WT_VARINT)
+#define KV_KEY                   TAG(1, WT_LEN)   /* KeyValue */
+#define KV_VALUE                 TAG(2, WT_LEN)
+#define ANY_STRING               TAG(1, WT_LEN)   /* AnyValue */
+#define ANY_BOOL                 TAG(2, WT_VARINT)
+#define ANY_INT                  TAG(3, WT_VARINT)
+#define ANY_DOUBLE               TAG(4, WT_FIXED64)
+/* Span.flags is field 16, fixed32: its tag is a two-byte varint. */
+#define SPAN_FLAGS (16 << 3 | WT_FIXED32)
+static const uint8_t span_flags_tag[2] = { (SPAN_FLAGS & 0x7f) | 0x80, SPAN_FLAGS >> 7 };
+
+/* Most bytes one varint, or a tag and a length, take. */
+#define VARINT_MAX 10
+#define HEAD_MAX (1 + VARINT_MAX)
 
 /*
- * An empty string value that is not protobuf_c_empty_string: protobuf-c
- * leaves a oneof string out of the output when it points at the
- * descriptor's default, which would turn an attribute set to "" into an
- * attribute with no value at all.
+ * The request being written: its bytes are buf[pos, cap). Positions that
+ * must survive the buffer growing are kept as "written so far" counts
+ * (cap - pos), which growing does not change.
  */
-static char empty_value[] = "";
-
-/*
- * Scratch state for one request. Messages live in a few arrays sized for
- * the whole batch (one slot per span, one per attribute), so a batch costs
- * a constant number of allocations however many attributes it carries;
- * only strings that need repairing get their own.
- */
-struct enc {
-	pb_kv *kvs;            /* one per attribute, resource included */
-	pb_any *anys;          /* the value of kvs[i] */
-	pb_kv **kv_ptrs;       /* protobuf-c wants arrays of pointers */
-	size_t kv_used;
-
-	char **repaired;       /* UTF-8-repaired copies, freed after packing */
-	size_t n_repaired;
-	size_t cap_repaired;
-	bool oom;
+struct wr {
+	struct op_otlp_scratch *sc;
+	uint8_t *buf;
+	size_t cap;
+	size_t pos;
 };
 
-/*
- * Returns `s` itself when it is valid UTF-8 (the usual case, no copy), a
- * repaired copy owned by `e` otherwise, and `empty` for NULL.
- */
-static char *text(struct enc *e, const char *s, char *empty)
+static inline size_t written(const struct wr *w)
 {
-	struct op_buf b = OP_BUF_INIT;
+	return w->cap - w->pos;
+}
+
+/*
+ * Makes room for `n` more bytes in front of what is written: a buffer twice
+ * as large (at least), with the written bytes moved to its end. -1 out of
+ * memory or past OP_OTLP_MAX_REQUEST; the old buffer then stays as it was.
+ */
+static int grow(struct wr *w, size_t n)
+{
+	size_t used = written(w), cap = w->cap ? w->cap : 4096;
+	uint8_t *buf;
+
+	if (n > OP_OTLP_MAX_REQUEST - used)
+		return -1;
+	while (cap - used < n)
+		cap *= 2;
+	buf = malloc(cap);
+	if (!buf)
+		return -1;
+	if (used)
+		memcpy(buf + cap - used, w->buf + w->pos, used);
+	free(w->buf);
+	w->buf = w->sc->buf = buf;
+	w->cap = w->sc->cap_buf = cap;
+	w->pos = cap - used;
+	return 0;
+}
+
+/* Every put below needs room made for it first. */
+static inline int room(struct wr *w, size_t n)
+{
+	return n <= w->pos ? 0 : grow(w, n);
+}
+
+static inline void put_byte(struct wr *w, uint8_t b)
+{
+	w->buf[--w->pos] = b;
+}
+
+static inline void put_bytes(struct wr *w, const void *p, size_t len)
+{
+	w->pos -= len;
+	memcpy(w->buf + w->pos, p, len);
+}
+
+static inline void put_varint(struct wr *w, uint64_t v)
+{
+	unsigned n;
+	uint8_t *p;
+
+	if (v < 0x80) {
+		put_byte(w, (uint8_t)v);
+		return;
+	}
+	n = (unsigned)(64 - __builtin_clzll(v) + 6) / 7;
+	w->pos -= n;
+	for (p = w->buf + w->pos; v >= 0x80; v >>= 7)
+		*p++ = (uint8_t)(v | 0x80);
+	*p = (uint8_t)v;
+}
+
+static inline void put_fixed(struct wr *w, uint64_t v, unsigned n)
+{
+	unsigned i;
+
+	w->pos -= n;
+	for (i = 0; i < n; i++, v >>= 8)
+		w->buf[w->pos + i] = (uint8_t)v;
+}
+
+/*
+ * Closes a length-delimited field whose contents started `mark` bytes from
+ * the end: its length, then its tag.
+ */
+static inline int put_head(struct wr *w, uint8_t tag, size_t mark)
+{
+	if (room(w, HEAD_MAX))
+		return -1;
+	put_varint(w, written(w) - mark);
+	put_byte(w, tag);
+	return 0;
+}
+
+/* An enum as protobuf packs an int32: a negative one sign-extended to ten bytes. */
+static inline void put_enum(struct wr *w, uint8_t tag, int v)
+{
+	if (v) {
+		put_varint(w, (uint64_t)(int64_t)v);
+		put_byte(w, tag);
+	}
+}
+
+/*
+ * The length of NUL-terminated `s`, and whether its bytes are all ASCII
+ * (then valid UTF-8 without a closer look). strlen() first, then the bytes
+ * eight at a time: one loop finding the NUL in whole words as well would
+ * read past the string's end, which ASan and valgrind rightly report, and
+ * glibc's strlen is vectorised anyway.
+ */
+static inline size_t measure(const char *s, bool *ascii)
+{
+	size_t len = strlen(s), i = 0;
+	uint64_t hi = 0, word;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&word, s + i, 8);
+		hi |= word;
+	}
+	for (; i < len; i++)
+		hi |= (uint8_t)s[i];
+	*ascii = !(hi & 0x8080808080808080ull);
+	return len;
+}
+
+/*
+ * A string field: `s` as it is when it is valid UTF-8 (nearly always),
+ * repaired otherwise, because receivers reject a whole request over one
+ * bad proto3 string. An empty or NULL `s` is left out, as proto3 wants,
+ * unless `keep_empty` (a oneof member, present even when empty).
+ */
+static int put_str(struct wr *w, uint8_t tag, const char *s, bool keep_empty)
+{
+	struct op_buf *b = &w->sc->repair;
 	size_t len;
-	char **grown, *copy;
+	bool ascii;
 
 	if (!s)
-		return empty;
-	len = strlen(s);
-	if (op_utf8_valid(s, len))
-		return (char *)s;
-	if (e->n_repaired == e->cap_repaired) {
-		size_t cap = e->cap_repaired ? 2 * e->cap_repaired : 8;
-
-		grown = realloc(e->repaired, cap * sizeof *grown);
-		if (!grown)
-			goto oom;
-		e->repaired = grown;
-		e->cap_repaired = cap;
+		s = "";
+	len = measure(s, &ascii);
+	if (!ascii && !op_utf8_valid(s, len)) {
+		op_buf_reset(b);
+		op_buf_add_utf8(b, s, len);
+		if (b->err)
+			return -1;
+		s = b->p;
+		len = b->len;
 	}
-	op_buf_add_utf8(&b, s, len);
-	copy = op_buf_detach(&b);
-	if (!copy)
-		goto oom;
-	e->repaired[e->n_repaired++] = copy;
-	return copy;
-oom:
-	e->oom = true;
-	return empty;
+	if (!len && !keep_empty)
+		return 0;
+	if (room(w, len + HEAD_MAX))
+		return -1;
+	if (len)
+		put_bytes(w, s, len);
+	put_varint(w, len);
+	put_byte(w, tag);
+	return 0;
 }
 
-/* Fills the next kvs slots from `a`; returns the first pointer slot. */
-static pb_kv **attrs(struct enc *e, const struct op_attrs *a)
+/* One KeyValue, as the field `tag` of its list's message. */
+static int put_attr(struct wr *w, uint8_t tag, const struct op_attr *a)
 {
-	pb_kv **first = e->kv_ptrs + e->kv_used;
+	size_t kv = written(w), any;
+	uint64_t bits;
+
+	if (room(w, 1 + VARINT_MAX))
+		return -1;
+	any = written(w);
+	switch (a->type) {
+	case OP_ATTR_STRING:
+		if (put_str(w, ANY_STRING, a->v.s, true))
+			return -1;
+		break;
+	case OP_ATTR_BOOL:
+		put_byte(w, a->v.b ? 1 : 0);
+		put_byte(w, ANY_BOOL);
+		break;
+	case OP_ATTR_INT:
+		put_varint(w, (uint64_t)a->v.i);
+		put_byte(w, ANY_INT);
+		break;
+	case OP_ATTR_DOUBLE:
+		memcpy(&bits, &a->v.d, sizeof bits);
+		put_fixed(w, bits, 8);
+		put_byte(w, ANY_DOUBLE);
+		break;
+	}
+	if (put_head(w, KV_VALUE, any) || put_str(w, KV_KEY, a->key, false))
+		return -1;
+	return put_head(w, tag, kv);
+}
+
+/*
+ * The list in order, so written from its last element. The strings of the
+ * attribute after next are fetched ahead: other threads wrote them a while
+ * ago, and waiting for memory took a good part of the encoder's time.
+ */
+static int put_attrs(struct wr *w, uint8_t tag, const struct op_attrs *a)
+{
 	uint32_t i;
 
-	for (i = 0; i < a->n; i++) {
-		const struct op_attr *src = &a->v[i];
-		pb_kv *kv = &e->kvs[e->kv_used];
-		pb_any *any = &e->anys[e->kv_used];
-
-		opentelemetry__proto__common__v1__key_value__init(kv);
-		opentelemetry__proto__common__v1__any_value__init(any);
-		kv->key = text(e, src->key, (char *)protobuf_c_empty_string);
-		kv->value = any;
-		switch (src->type) {
-		case OP_ATTR_STRING:
-			any->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-			any->string_value = text(e, src->v.s, empty_value);
-			break;
-		case OP_ATTR_BOOL:
-			any->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-			any->bool_value = src->v.b;
-			break;
-		case OP_ATTR_INT:
-			any->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-			any->int_value = src->v.i;
-			break;
-		case OP_ATTR_DOUBLE:
-			any->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-			any->double_value = src->v.d;
-			break;
+	for (i = a->n; i > 0; i--) {
+		if (i > 2) {
+			__builtin_prefetch(a->v[i - 3].key);
+			if (a->v[i - 3].type == OP_ATTR_STRING)
+				__builtin_prefetch(a->v[i - 3].v.s);
 		}
-		e->kv_ptrs[e->kv_used++] = kv;
+		if (put_attr(w, tag, &a->v[i - 1]))
+			return -1;
 	}
-	return first;
+	return 0;
 }
 
-static void span(struct enc *e, pb_span *out, pb_status *status,
-		 const struct op_span *s)
-{
-	opentelemetry__proto__trace__v1__span__init(out);
-	opentelemetry__proto__trace__v1__status__init(status);
+/* Room for the largest run of fixed-size fields put_span() writes at once. */
+#define SPAN_FIXED_MAX 64
 
-	out->trace_id.data = (uint8_t *)s->ctx.trace_id;
-	out->trace_id.len = sizeof s->ctx.trace_id;
-	out->span_id.data = (uint8_t *)s->ctx.span_id;
-	out->span_id.len = sizeof s->ctx.span_id;
+static int put_span(struct wr *w, const struct op_span *s)
+{
+	size_t span = written(w), status;
+	uint32_t flags = op_span_otlp_flags(s);
+
+	if (room(w, SPAN_FIXED_MAX))
+		return -1;
+	if (flags) {
+		put_fixed(w, flags, 4);
+		put_bytes(w, span_flags_tag, sizeof span_flags_tag);
+	}
+	status = written(w);
+	/* Our enums use OTLP's numbers (span.h). */
+	put_enum(w, STATUS_CODE, (int)s->status);
+	if (put_str(w, STATUS_MESSAGE, s->status_message, false) ||
+	    put_head(w, SPAN_STATUS, status) || room(w, SPAN_FIXED_MAX))
+		return -1;
+	if (s->attrs.dropped) {
+		put_varint(w, s->attrs.dropped);
+		put_byte(w, SPAN_DROPPED_ATTRIBUTES);
+	}
+	if (put_attrs(w, SPAN_ATTRIBUTES, &s->attrs) || room(w, SPAN_FIXED_MAX))
+		return -1;
+	if (s->end_ns) {
+		put_fixed(w, (uint64_t)s->end_ns, 8);
+		put_byte(w, SPAN_END);
+	}
+	if (s->start_ns) {
+		put_fixed(w, (uint64_t)s->start_ns, 8);
+		put_byte(w, SPAN_START);
+	}
+	put_enum(w, SPAN_KIND, (int)s->kind);
+	if (put_str(w, SPAN_NAME, s->name, false) || room(w, SPAN_FIXED_MAX))
+		return -1;
 	/* OTLP's root span marker is an absent parent, not eight zero bytes. */
 	if (op_span_has_parent(s)) {
-		out->parent_span_id.data = (uint8_t *)s->parent_span_id;
-		out->parent_span_id.len = sizeof s->parent_span_id;
+		put_bytes(w, s->parent_span_id, sizeof s->parent_span_id);
+		put_byte(w, sizeof s->parent_span_id);
+		put_byte(w, SPAN_PARENT_SPAN_ID);
 	}
-	out->flags = op_span_otlp_flags(s);
-	out->name = text(e, s->name, (char *)protobuf_c_empty_string);
-	/* Our enum uses OTLP's numbers (span.h). */
-	out->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)s->kind;
-	out->start_time_unix_nano = (uint64_t)s->start_ns;
-	out->end_time_unix_nano = (uint64_t)s->end_ns;
-	out->n_attributes = s->attrs.n;
-	out->attributes = attrs(e, &s->attrs);
-	out->dropped_attributes_count = s->attrs.dropped;
-
-	status->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status;
-	if (s->status_message && *s->status_message)
-		status->message = text(e, s->status_message,
-				       (char *)protobuf_c_empty_string);
-	out->status = status;
+	put_bytes(w, s->ctx.span_id, sizeof s->ctx.span_id);
+	put_byte(w, sizeof s->ctx.span_id);
+	put_byte(w, SPAN_SPAN_ID);
+	put_bytes(w, s->ctx.trace_id, sizeof s->ctx.trace_id);
+	put_byte(w, sizeof s->ctx.trace_id);
+	put_byte(w, SPAN_TRACE_ID);
+	return put_head(w, SS_SPANS, span);
 }
 
-/* Grows a scratch array to hold `n` elements of `size` bytes; -1 out of memory. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t size)
+/* The whole request, from its end. */
+static int put_request(struct wr *w, struct op_span *const *spans, size_t n,
+		       const struct op_resource *res)
 {
-	void *grown;
-	size_t want = *cap ? *cap : 16;
+	size_t rs = written(w), ss = rs, scope, resource, i;
 
-	if (n <= *cap)
-		return 0;
-	while (want < n)
-		want *= 2;
-	grown = realloc(*arr, want * size);
-	if (!grown)
+	/* Spans written from the last; the next ones fetched ahead, as in put_attrs(). */
+	for (i = n; i > 0; i--) {
+		if (i > 2)
+			__builtin_prefetch(spans[i - 3]);
+		if (i > 1) {
+			const struct op_attrs *a = &spans[i - 2]->attrs;
+
+			if (a->n)
+				__builtin_prefetch(&a->v[a->n - 1]);
+		}
+		if (put_span(w, spans[i - 1]))
+			return -1;
+	}
+	scope = written(w);
+	if (put_str(w, SCOPE_VERSION, OP_VERSION, false) ||
+	    put_str(w, SCOPE_NAME, OP_SCOPE_NAME, false) ||
+	    put_head(w, SS_SCOPE, scope) || put_head(w, RS_SCOPE_SPANS, ss))
 		return -1;
-	*arr = grown;
-	*cap = want;
-	return 0;
+
+	resource = written(w);
+	if (res) {
+		if (room(w, 1 + VARINT_MAX))
+			return -1;
+		if (res->attrs.dropped) {
+			put_varint(w, res->attrs.dropped);
+			put_byte(w, RESOURCE_DROPPED);
+		}
+		if (put_attrs(w, RESOURCE_ATTRIBUTES, &res->attrs))
+			return -1;
+	}
+	if (put_head(w, RS_RESOURCE, resource))
+		return -1;
+	return put_head(w, REQUEST_RESOURCE_SPANS, rs);
 }
 
 int op_otlp_encode_into(struct op_otlp_scratch *sc, struct op_span *const *spans, size_t n,
 			const struct op_resource *res, const uint8_t **out, size_t *out_len)
 {
-	pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-	pb_resource resource = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-	pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-	pb_scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-	pb_resource_spans *rs_ptr = &rs;
-	pb_scope_spans *ss_ptr = &ss;
-	struct enc e = { 0 };
-	pb_span *pspans, **span_ptrs;
-	pb_status *statuses;
-	size_t i, n_attrs, len;
-	int ret = -1;
+	struct wr w = { sc, sc->buf, sc->cap_buf, sc->cap_buf };
 
-	n_attrs = res ? res->attrs.n : 0;
-	for (i = 0; i < n; i++)
-		n_attrs += spans[i]->attrs.n;
-
-	/*
-	 * The arrays are the scratch's, kept from batch to batch: a batch of
-	 * hundreds of spans would otherwise map, fault in and unmap as much
-	 * memory again every time.
-	 */
-	if (reserve(&sc->spans, &sc->cap_spans, n ? n : 1, sizeof(pb_span)) ||
-	    reserve(&sc->span_ptrs, &sc->cap_span_ptrs, n ? n : 1, sizeof(pb_span *)) ||
-	    reserve(&sc->statuses, &sc->cap_statuses, n ? n : 1, sizeof(pb_status)) ||
-	    reserve(&sc->kvs, &sc->cap_kvs, n_attrs ? n_attrs : 1, sizeof(pb_kv)) ||
-	    reserve(&sc->anys, &sc->cap_anys, n_attrs ? n_attrs : 1, sizeof(pb_any)) ||
-	    reserve(&sc->kv_ptrs, &sc->cap_kv_ptrs, n_attrs ? n_attrs : 1, sizeof(pb_kv *)))
+	if (put_request(&w, spans, n, res))
 		return -1;
-	pspans = sc->spans;
-	span_ptrs = sc->span_ptrs;
-	statuses = sc->statuses;
-	e.kvs = sc->kvs;
-	e.anys = sc->anys;
-	e.kv_ptrs = sc->kv_ptrs;
-
-	if (res) {
-		resource.n_attributes = res->attrs.n;
-		resource.attributes = attrs(&e, &res->attrs);
-		resource.dropped_attributes_count = res->attrs.dropped;
-	}
-	rs.resource = &resource;
-	rs.n_scope_spans = 1;
-	rs.scope_spans = &ss_ptr;
-
-	scope.name = (char *)OP_SCOPE_NAME;
-	scope.version = (char *)OP_VERSION;
-	ss.scope = &scope;
-	ss.n_spans = n;
-	ss.spans = span_ptrs;
-	for (i = 0; i < n; i++) {
-		span(&e, &pspans[i], &statuses[i], spans[i]);
-		span_ptrs[i] = &pspans[i];
-	}
-	if (e.oom)
-		goto out;
-
-	req.n_resource_spans = 1;
-	req.resource_spans = &rs_ptr;
-
-	len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
-	if (reserve((void **)&sc->buf, &sc->cap_buf, len ? len : 1, 1))
-		goto out;
-	if (opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, sc->buf) != len)
-		goto out;
-	*out = sc->buf;
-	*out_len = len;
-	ret = 0;
-out:
-	for (i = 0; i < e.n_repaired; i++)
-		free(e.repaired[i]);
-	free(e.repaired);
-	return ret;
+	*out = w.buf + w.pos;
+	*out_len = written(&w);
+	return 0;
 }
 
 void op_otlp_scratch_free(struct op_otlp_scratch *sc)
 {
-	free(sc->spans);
-	free(sc->span_ptrs);
-	free(sc->statuses);
-	free(sc->kvs);
-	free(sc->anys);
-	free(sc->kv_ptrs);
 	free(sc->buf);
+	op_buf_free(&sc->repair);
 	memset(sc, 0, sizeof *sc);
 }
 

@@ -1,6 +1,7 @@
 /*
- * OTLP protobuf encoding of a batch of spans (protobuf-c, from our own
- * .proto files under exporter/proto).
+ * OTLP protobuf encoding of a batch of spans, written straight from the
+ * span model in the wire format of our own .proto files under
+ * exporter/proto (the same bytes protobuf-c would pack).
  */
 #ifndef OP_EXPORTER_OTLP_ENCODE_H
 #define OP_EXPORTER_OTLP_ENCODE_H
@@ -11,6 +12,7 @@
 
 #include "../preload/resource.h"
 #include "../preload/span.h"
+#include "json.h"
 
 /* The instrumentation scope every span is reported under. */
 #define OP_SCOPE_NAME "otelpreload"
@@ -49,21 +51,27 @@ static inline bool op_span_has_parent(const struct op_span *s)
  * that are not valid UTF-8 are repaired (U+FFFD), because receivers reject
  * a whole request over one bad proto3 string. On success returns 0 and a
  * malloc'd buffer in *out (caller frees) of *out_len bytes; on failure (out
- * of memory) returns -1 and sets neither.
+ * of memory, or a request past OP_OTLP_MAX_REQUEST) returns -1 and sets
+ * neither.
  */
 int op_otlp_encode(struct op_span *const *spans, size_t n,
 		   const struct op_resource *res,
 		   uint8_t **out, size_t *out_len);
 
 /*
+ * Largest request we encode: 2 GiB is protobuf's own limit on a message,
+ * past which no receiver would parse it.
+ */
+#define OP_OTLP_MAX_REQUEST ((size_t)INT32_MAX)
+
+/*
  * Buffers an exporter keeps between batches (grow-only); one user at a
  * time. Zero-initialise, release with op_otlp_scratch_free().
  */
 struct op_otlp_scratch {
-	void *spans, *span_ptrs, *statuses, *kvs, *anys, *kv_ptrs;
-	size_t cap_spans, cap_span_ptrs, cap_statuses, cap_kvs, cap_anys, cap_kv_ptrs;
-	uint8_t *buf;
+	uint8_t *buf;          /* the request, written from the end backwards */
 	size_t cap_buf;
+	struct op_buf repair;  /* a string that was not valid UTF-8, repaired */
 };
 
 /*
