@@ -37,6 +37,8 @@
 #define OP_INHERIT_MAX (2 * OP_BAGGAGE_MAX_BYTES)
 /* Names of the propagation headers a client request already has, "\n"-separated. */
 #define OP_SEEN_MAX 512
+/* A url.full with its query redacted: REDACTED may be longer than what it replaces. */
+#define OP_URL_BUF (2 * OP_TARGET_MAX + OP_HOST_MAX + 64)
 /* iovecs the engine builds on the stack; more goes to the heap (up to IOV_MAX). */
 #define OP_IOV_STACK 32
 
@@ -60,6 +62,7 @@ struct inject {
 	uint64_t at;            /* offset in the application's byte stream */
 	char *bytes;            /* NULL until built (insertions: at the head's end) */
 	uint32_t len;
+	uint32_t cap;           /* insertion: the allocation behind `bytes` */
 	uint32_t done;          /* insertion: bytes already taken by the kernel */
 	bool replace;
 	bool started;           /* some bytes are out: it can no longer be withdrawn */
@@ -95,6 +98,7 @@ struct head {
 	char ua[OP_UA_MAX];
 	/* Client: propagation header names the application's request has. */
 	char seen[OP_SEEN_MAX];
+	bool clean;             /* reset, and nothing written since: the next reset is free */
 };
 
 /*
@@ -117,15 +121,27 @@ struct op_http {
 	struct txn *q;           /* ring of q_cap */
 	unsigned q_cap, q_head, q_len;
 	struct head head;
+	/* Where head.target is kept, reused by every request (OP_TARGET_MAX + 1 at most). */
+	char *target_buf;
+	uint32_t target_cap;
+	char *url_buf;          /* client: a redacted url.full, OP_URL_BUF bytes, or NULL */
 	/* Client: the outbound stream, in application bytes. */
 	uint64_t out_sent;       /* taken by the kernel */
 	struct inject *inj;      /* in stream order */
 	unsigned inj_cap, n_inj;
+	/* An insertion's buffer kept for the next one: no allocation per request. */
+	char *spare;
+	uint32_t spare_cap;
 	/* The peer, looked up once. */
 	bool peer_known;
 	char peer[INET6_ADDRSTRLEN];
 	int peer_port;
-	int64_t in_first_ns;     /* server: first byte of the request being read */
+	/*
+	 * Server: first byte of the request being read, when its head did not
+	 * come whole in that read (else the head's end, in the same hook call,
+	 * gives the time: one clock read less, and none for an unsampled span).
+	 */
+	int64_t in_first_ns;
 };
 
 /* Bumped in a forked child: state created before the fork is the parent's. */
@@ -142,6 +158,9 @@ static const char *const known_methods[] = {
 
 bool op_http_method_known(const char *m)
 {
+	/* Most requests are GETs. */
+	if (m[0] == 'G' && m[1] == 'E' && m[2] == 'T' && !m[3])
+		return true;
 	for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
 		if (!strcmp(m, known_methods[i]))
 			return true;
@@ -257,7 +276,8 @@ static void finish(struct op_http *h, struct txn *t, const char *error)
 	t->span = NULL;
 	if (!s)
 		return;
-	if (t->status) {
+	/* A non-recording span takes no attributes: none are built. */
+	if (t->status && op_span_sampled(s)) {
 		char code[8];
 
 		op_span_set_int(s, "http.response.status_code", t->status);
@@ -267,7 +287,7 @@ static void finish(struct op_http *h, struct txn *t, const char *error)
 			op_span_set_status(s, OP_STATUS_ERROR, NULL);
 		}
 	}
-	if (error) {
+	if (error && op_span_sampled(s)) {
 		op_span_set_str(s, "error.type", error);
 		op_span_set_status(s, OP_STATUS_ERROR, NULL);
 	}
@@ -285,17 +305,23 @@ static void finish_all(struct op_http *h, const char *error)
 	}
 }
 
-static void inject_free(struct inject *in)
+static void inject_free(struct op_http *h, struct inject *in)
 {
-	free(in->bytes);
-	free(in->inherit);
+	if (in->bytes && !in->replace && !h->spare) {
+		h->spare = in->bytes;
+		h->spare_cap = in->cap;
+	} else if (in->bytes) {
+		free(in->bytes);
+	}
+	if (in->inherit)
+		free(in->inherit);
 	in->bytes = in->inherit = NULL;
 }
 
 static void drop_injections(struct op_http *h)
 {
 	for (unsigned i = 0; i < h->n_inj; i++)
-		inject_free(&h->inj[i]);
+		inject_free(h, &h->inj[i]);
 	h->n_inj = 0;
 }
 
@@ -314,7 +340,7 @@ static void drop_unstarted(struct op_http *h)
 	unsigned keep = owes_insertion(h) ? 1 : 0;
 
 	for (unsigned i = keep; i < h->n_inj; i++)
-		inject_free(&h->inj[i]);
+		inject_free(h, &h->inj[i]);
 	h->n_inj = keep;
 }
 
@@ -353,6 +379,29 @@ static void set_method(struct op_span *s, const char *m)
 	}
 }
 
+/*
+ * What strtol(s, &e, 10) would accept as a whole string and what is a port:
+ * leading white space and a sign allowed, every other byte a digit, the
+ * value in 1..65535. Else `def`.
+ */
+static int port_number(const char *s, int def)
+{
+	unsigned long v = 0;
+	bool neg = false;
+	const char *d;
+
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	for (d = s; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (unsigned long)(*s - '0')) > 65535)
+			v = 65536;
+	if (s == d || *s || neg || v == 0 || v > 65535)
+		return def;
+	return (int)v;
+}
+
 /* host[:port] from a Host header or a URL (IPv6 literals in brackets). */
 void op_http_split_host(const char *host, char *name, size_t cap, int *port, int def)
 {
@@ -377,13 +426,8 @@ void op_http_split_host(const char *host, char *name, size_t cap, int *port, int
 			colon = NULL;   /* a bare IPv6 address */
 		copy_bounded(name, cap, host, colon ? (size_t)(colon - host) : strlen(host));
 	}
-	if (colon && colon[1]) {
-		char *e;
-		long p = strtol(colon + 1, &e, 10);
-
-		if (*e == '\0' && p > 0 && p < 65536)
-			*port = (int)p;
-	}
+	if (colon && colon[1])
+		*port = port_number(colon + 1, *port);
 }
 
 static void set_peer(struct op_http *h, struct op_span *s)
@@ -504,8 +548,8 @@ void op_http_redact_url(const char *url, char *out, size_t cap)
 	out[len] = '\0';
 }
 
-static void set_url_full(struct op_span *s, const char *scheme, const char *host,
-			 const char *target)
+static void set_url_full(struct op_http *h, struct op_span *s, const char *scheme,
+			 const char *host, const char *target)
 {
 	char url[OP_TARGET_MAX + OP_HOST_MAX + 64], *shown;
 	size_t sl = strlen(scheme), hl = 0, tl = 0;
@@ -532,14 +576,14 @@ static void set_url_full(struct op_span *s, const char *scheme, const char *host
 	/*
 	 * Only a query (or a Host with userinfo) can hold what must be
 	 * redacted; REDACTED may be longer than what it replaces, hence a
-	 * larger buffer, off the application's stack. Without it, no url.full.
+	 * larger buffer, off the application's stack: the connection's, kept
+	 * for its next request. Without it, no url.full.
 	 */
 	if (!memchr(target, '?', tl) && !memchr(host, '@', hl)) {
 		op_span_set_str(s, "url.full", url);
-	} else if ((shown = malloc(sizeof url + OP_TARGET_MAX))) {
-		op_http_redact_url(url, shown, sizeof url + OP_TARGET_MAX);
+	} else if ((shown = h->url_buf) || (shown = h->url_buf = malloc(OP_URL_BUF))) {
+		op_http_redact_url(url, shown, OP_URL_BUF);
 		op_span_set_str(s, "url.full", shown);
-		free(shown);
 	}
 }
 
@@ -580,7 +624,7 @@ static void client_attributes(struct op_http *h, struct op_span *s)
 		op_span_set_str(s, "server.address", name);
 		op_span_set_int(s, "server.port", port);
 	}
-	set_url_full(s, scheme_of(h), hostport, target);
+	set_url_full(h, s, scheme_of(h), hostport, target);
 	op_span_set_str(s, "url.scheme", scheme_of(h));
 	set_protocol(hd, s);
 	if (hd->ua[0])
@@ -622,10 +666,15 @@ static void server_attributes(struct op_http *h, struct op_span *s)
 
 static void head_reset(struct head *hd)
 {
-	free(hd->target);
-	free(hd->tracestate);
-	free(hd->baggage);
-	free(hd->forward);
+	if (hd->clean)
+		return;
+	/* Most requests have none of these: no call at all then. */
+	if (hd->tracestate)
+		free(hd->tracestate);
+	if (hd->baggage)
+		free(hd->baggage);
+	if (hd->forward)
+		free(hd->forward);
 	/*
 	 * Everything up to the string buffers is cleared; the buffers only
 	 * need their first byte (this runs twice per request, and the buffers
@@ -636,6 +685,7 @@ static void head_reset(struct head *hd)
 	hd->seen_full = false;
 	hd->inject = -1;
 	hd->b3m_sampled = -1;
+	hd->clean = true;
 }
 
 /*
@@ -736,10 +786,15 @@ static bool has_prop(enum op_propagator p)
 	return (op_cfg.propagator_bits >> p) & 1;
 }
 
-static bool is_forwarded_name(const char *name, size_t nlen)
+static inline bool is_forwarded_name(const char *name, size_t nlen)
 {
+	unsigned char c0 = nlen ? (unsigned char)name[0] : 0;
+
+	if (c0 >= 'A' && c0 <= 'Z')
+		c0 = (unsigned char)(c0 + ('a' - 'A'));
+	/* The configured names are lower case: the first byte rules most out. */
 	for (char **f = op_cfg.forward_headers; f && *f; f++)
-		if (op_http_name_is(name, nlen, *f))
+		if ((unsigned char)(*f)[0] == c0 && op_http_name_is(name, nlen, *f))
 			return true;
 	return false;
 }
@@ -750,24 +805,31 @@ static bool is_forwarded_name(const char *name, size_t nlen)
  * forwarded names). Only these are kept in `seen`, so no number of other
  * headers can crowd them out.
  */
-static bool propagation_name(const char *name, size_t nlen)
+static bool propagation_name(enum op_http_hdr id, const char *name, size_t nlen)
 {
-	static const char *const names[] = {
-		"traceparent", "tracestate", "baggage", "b3", "x-b3-traceid", "x-b3-spanid",
-		"x-b3-sampled", "x-b3-flags", "x-b3-parentspanid", "uber-trace-id",
-	};
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (op_http_name_is(name, nlen, names[i]))
-			return true;
-	if (nlen > 8 && op_http_name_is(name, 8, "uberctx-"))
+	switch (id) {
+	case OP_HDR_TRACEPARENT:
+	case OP_HDR_TRACESTATE:
+	case OP_HDR_BAGGAGE:
+	case OP_HDR_B3:
+	case OP_HDR_X_B3_TRACEID:
+	case OP_HDR_X_B3_SPANID:
+	case OP_HDR_X_B3_SAMPLED:
+	case OP_HDR_X_B3_FLAGS:
+	case OP_HDR_X_B3_PARENTSPANID:
+	case OP_HDR_UBER_TRACE_ID:
+		return true;
+	case OP_HDR_UBERCTX:
 		return token_name(name, nlen);
-	return is_forwarded_name(name, nlen);
+	default:
+		return is_forwarded_name(name, nlen);
+	}
 }
 
-static void seen_add(struct head *hd, const char *name, size_t nlen)
+/* `id` is op_http_header_id(name, nlen). */
+static void seen_add(struct head *hd, enum op_http_hdr id, const char *name, size_t nlen)
 {
-	if (!propagation_name(name, nlen))
+	if (!propagation_name(id, name, nlen))
 		return;
 	if (hd->seen_len + nlen + 2 > OP_SEEN_MAX) {
 		hd->seen_full = true;
@@ -785,7 +847,7 @@ static void seen_add(struct head *hd, const char *name, size_t nlen)
 }
 
 /* Appends a formatted line to a growable buffer; false when out of memory. */
-static bool put_line(char **buf, size_t *len, size_t *cap, const char *line, size_t n)
+static inline bool put_line(char **buf, size_t *len, size_t *cap, const char *line, size_t n)
 {
 	if (*len + n + 1 > *cap) {
 		size_t c = *cap ? *cap * 2 : 256;
@@ -807,16 +869,18 @@ static bool put_line(char **buf, size_t *len, size_t *cap, const char *line, siz
 /*
  * The header lines one outbound request gets: its span's context in every
  * configured format, then what the serving request passes on, leaving out
- * every header the application's request already has. Returns a heap
- * string (maybe empty) or NULL when out of memory.
+ * every header the application's request already has, written into `buf`
+ * (heap, *bufcap bytes; NULL and 0 for a new one), which it may grow.
+ * Returns the string (maybe empty), its allocation's size in *bufcap, or
+ * NULL when out of memory. The engine hands it the buffer of the
+ * connection's previous request.
  */
-char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char *inherit,
-			   bool (*has)(void *arg, const char *name, size_t nlen), void *arg,
-			   uint32_t *out_len)
+static char *lines_into(char *buf, size_t *bufcap, const struct op_span_ctx *ctx, bool debug,
+			const char *inherit, bool (*has)(void *arg, const char *name, size_t nlen),
+			void *arg, uint32_t *out_len)
 {
 	char trace[33], span[17], line[160];
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = *bufcap;
 	bool sampled = (ctx->flags & OP_TRACE_FLAG_SAMPLED) != 0;
 	int n;
 
@@ -861,17 +925,22 @@ char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char
 		l = end + 2;
 	}
 	*out_len = (uint32_t)len;
+	*bufcap = cap;
 	return buf;
+}
+
+char *op_propagation_lines(const struct op_span_ctx *ctx, bool debug, const char *inherit,
+			   bool (*has)(void *arg, const char *name, size_t nlen), void *arg,
+			   uint32_t *out_len)
+{
+	size_t cap = 0;
+
+	return lines_into(NULL, &cap, ctx, debug, inherit, has, arg, out_len);
 }
 
 static bool head_has(void *arg, const char *name, size_t nlen)
 {
 	return seen_has(arg, name, nlen);
-}
-
-static char *propagation_lines(const struct head *hd, const struct inject *in, uint32_t *out_len)
-{
-	return op_propagation_lines(&in->ctx, in->debug, in->inherit, head_has, (void *)hd, out_len);
 }
 
 /*
@@ -896,6 +965,54 @@ static bool lenient_request_line(struct op_http *h, const char *line, size_t len
 	return true;
 }
 
+/* Requests may be ignored by their path or user agent (OTELPRELOAD_IGNORE_*). */
+static bool ignore_configured(void)
+{
+	return (op_cfg.ignore_paths && *op_cfg.ignore_paths) ||
+	       (op_cfg.ignore_user_agents && *op_cfg.ignore_user_agents);
+}
+
+/*
+ * The head's strings (target, Host, User-Agent) are wanted: on a server
+ * always (its span is decided at the head's end), on a client only for a
+ * recording span's attributes or the ignore rules. `t` is the request's
+ * exchange.
+ */
+static bool head_strings_wanted(const struct op_http *h, const struct txn *t)
+{
+	return h->side == SIDE_SERVER || (t && op_span_sampled(t->span)) || ignore_configured();
+}
+
+/*
+ * The request target as a string (cut at OP_TARGET_MAX; a NUL in it, which
+ * only a cut line can bring, ends it), in the connection's buffer.
+ */
+static void keep_target(struct op_http *h, const char *target, size_t len)
+{
+	const char *nul = h->req.line_cut ? memchr(target, '\0', len) : NULL;
+
+	if (nul)
+		len = (size_t)(nul - target);
+	if (len > OP_TARGET_MAX)
+		len = OP_TARGET_MAX;
+	if (len + 1 > h->target_cap) {
+		uint32_t cap = h->target_cap ? h->target_cap : 64;
+		char *grown;
+
+		while (cap < len + 1)
+			cap *= 2;
+		if (!(grown = realloc(h->target_buf, cap))) {
+			h->head.target = NULL;
+			return;
+		}
+		h->target_buf = grown;
+		h->target_cap = cap;
+	}
+	memcpy(h->target_buf, target, len);
+	h->target_buf[len] = '\0';
+	h->head.target = h->target_buf;
+}
+
 static int req_start(void *arg, const char *line, size_t len)
 {
 	struct op_http *h = arg;
@@ -905,16 +1022,18 @@ static int req_start(void *arg, const char *line, size_t len)
 	if (op_http_parse_request_line(line, len, &rl) < 0 && !lenient_request_line(h, line, len, &rl))
 		return -1;
 	head_reset(&h->head);
+	h->head.clean = false;
 	copy_bounded(h->head.method, sizeof h->head.method, rl.method, rl.method_len);
-	h->head.target = strndup(rl.target, rl.target_len < OP_TARGET_MAX ? rl.target_len : OP_TARGET_MAX);
 	h->head.minor = rl.minor;
 	t = q_push(h);
 	if (!t)
 		return -1;     /* too deep a pipeline: stop tracing this connection */
-	t->head = !strcmp(h->head.method, "HEAD");
-	t->connect = !strcmp(h->head.method, "CONNECT");
+	t->head = rl.method_len == 4 && !memcmp(rl.method, "HEAD", 4);
+	t->connect = rl.method_len == 7 && !memcmp(rl.method, "CONNECT", 7);
 	if (h->side == SIDE_SERVER) {
-		h->head.start_ns = h->in_first_ns ? h->in_first_ns : op_now_ns();
+		keep_target(h, rl.target, rl.target_len);
+		/* 0: the head's end (or op_engine_recv, if it comes later) reads the clock. */
+		h->head.start_ns = h->in_first_ns;
 		return 0;
 	}
 
@@ -931,6 +1050,8 @@ static int req_start(void *arg, const char *line, size_t len)
 
 		t->span = op_span_start(op_http_method_known(h->head.method) ? h->head.method : "HTTP",
 					OP_SPAN_KIND_CLIENT, parent);
+		if (head_strings_wanted(h, t))
+			keep_target(h, rl.target, rl.target_len);
 		if (!t->span || (!op_cfg.n_propagators && !inherit))
 			return 0;
 		if (!(in = inj_add(h)))
@@ -968,7 +1089,7 @@ static bool unplan(struct op_http *h)
 		return false;
 	if (i < 0)
 		return true;
-	inject_free(&h->inj[i]);
+	inject_free(h, &h->inj[i]);
 	memmove(&h->inj[i], &h->inj[i + 1], (h->n_inj - (unsigned)i - 1) * sizeof h->inj[0]);
 	h->n_inj--;
 	h->head.inject = -1;
@@ -1026,11 +1147,17 @@ static void build_injection(struct op_http *h)
 {
 	int i = h->head.inject;
 	struct inject *in;
+	size_t cap;
 
 	if (i < 0 || h->inj[i].bytes || h->inj[i].replace)
 		return;
 	in = &h->inj[i];
-	in->bytes = propagation_lines(&h->head, in, &in->len);
+	cap = h->spare_cap;
+	in->bytes = lines_into(h->spare, &cap, &in->ctx, in->debug, in->inherit, head_has, &h->head,
+			       &in->len);
+	h->spare = NULL;
+	h->spare_cap = 0;
+	in->cap = (uint32_t)cap;
 	if (!in->bytes || in->len == 0) {
 		free(in->inherit);
 		in->inherit = NULL;
@@ -1042,49 +1169,64 @@ static void req_header(void *arg, const char *name, size_t nlen, const char *v, 
 {
 	struct op_http *h = arg;
 	struct head *hd = &h->head;
+	enum op_http_hdr id = (enum op_http_hdr)h->req.hdr;
 
-	if (op_http_name_is(name, nlen, "host")) {
-		copy_bounded(hd->host, sizeof hd->host, v, vlen);
-		return;
-	}
-	if (op_http_name_is(name, nlen, "user-agent")) {
-		copy_bounded(hd->ua, sizeof hd->ua, v, vlen);
+	if (id == OP_HDR_HOST || id == OP_HDR_USER_AGENT) {
+		if (head_strings_wanted(h, q_back(h))) {
+			if (id == OP_HDR_HOST)
+				copy_bounded(hd->host, sizeof hd->host, v, vlen);
+			else
+				copy_bounded(hd->ua, sizeof hd->ua, v, vlen);
+		}
 		return;
 	}
 	if (h->side == SIDE_CLIENT) {
 		/* Names only: what the application sends itself is never duplicated. */
-		seen_add(hd, name, nlen);
-		if (op_http_name_is(name, nlen, "traceparent"))
+		seen_add(hd, id, name, nlen);
+		if (id == OP_HDR_TRACEPARENT)
 			client_traceparent(h, name, v, vlen);
 		return;
 	}
 	/* A value cut at OP_HTTP_LINE_MAX is not the one that was sent: never pass it on. */
 	if (h->req.line_cut)
 		return;
-	if (op_http_name_is(name, nlen, "traceparent")) {
+	switch (id) {
+	case OP_HDR_TRACEPARENT:
 		hd->tp_ok = ++hd->tp_count == 1 && op_traceparent_parse(v, vlen, &hd->tp) == 0;
-	} else if (op_http_name_is(name, nlen, "tracestate")) {
+		break;
+	case OP_HDR_TRACESTATE:
 		join_value(&hd->tracestate, v, vlen, OP_TRACESTATE_MAX);
-	} else if (op_http_name_is(name, nlen, "baggage")) {
+		break;
+	case OP_HDR_BAGGAGE:
 		join_value(&hd->baggage, v, vlen, OP_BAGGAGE_MAX_BYTES);
-	} else if (op_http_name_is(name, nlen, "b3")) {
+		break;
+	case OP_HDR_B3:
 		hd->b3_ok = op_b3_parse(v, vlen, &hd->b3, &hd->b3_debug) == 0;
-	} else if (op_http_name_is(name, nlen, "x-b3-traceid")) {
+		break;
+	case OP_HDR_X_B3_TRACEID:
 		hd->b3m_has_trace = op_hex_trace_id(v, vlen, hd->b3m_trace) == 0;
-	} else if (op_http_name_is(name, nlen, "x-b3-spanid")) {
+		break;
+	case OP_HDR_X_B3_SPANID:
 		hd->b3m_has_span = vlen == 16 && op_hex_span_id(v, vlen, hd->b3m_span) == 0;
-	} else if (op_http_name_is(name, nlen, "x-b3-sampled")) {
+		break;
+	case OP_HDR_X_B3_SAMPLED:
 		hd->b3m_sampled = (vlen == 1 && v[0] == '1') || op_http_name_is(v, vlen, "true") ? 1 :
 				  (vlen == 1 && v[0] == '0') || op_http_name_is(v, vlen, "false") ? 0 : -1;
-	} else if (op_http_name_is(name, nlen, "x-b3-flags")) {
+		break;
+	case OP_HDR_X_B3_FLAGS:
 		hd->b3m_debug = vlen == 1 && v[0] == '1';
-	} else if (op_http_name_is(name, nlen, "uber-trace-id")) {
+		break;
+	case OP_HDR_UBER_TRACE_ID:
 		hd->jg_ok = op_jaeger_parse(v, vlen, &hd->jg, &hd->jg_debug) == 0;
-	} else if (nlen > 8 && op_http_name_is(name, 8, "uberctx-")) {
+		break;
+	case OP_HDR_UBERCTX:
 		/* The name is forwarded as it came: it must be a token, no CR or LF in it. */
 		if (has_prop(OP_PROP_JAEGER) && token_name(name, nlen) &&
 		    op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
 			add_forward(hd, name, nlen, v, vlen);
+		break;
+	default:
+		break;
 	}
 	if (is_forwarded_name(name, nlen) && op_header_value_ok(v, vlen, OP_FORWARD_VALUE_MAX))
 		add_forward(hd, name, nlen, v, vlen);
@@ -1177,7 +1319,12 @@ static char *inherited_lines(struct head *hd, bool from_tp, size_t *len)
 static bool head_ignored(struct head *hd)
 {
 	const char *target = hd->target ? hd->target : "/";
-	const char *q = strchr(target, '?');
+	const char *q;
+
+	/* Nothing configured (the usual case): nothing to look at. */
+	if (!ignore_configured())
+		return false;
+	q = strchr(target, '?');
 
 	return op_config_ignored(&op_cfg, target, q ? (size_t)(q - target) : strlen(target),
 				 hd->ua[0] ? hd->ua : NULL, strlen(hd->ua));
@@ -1202,7 +1349,9 @@ static enum op_http_body req_head_end(void *arg)
 			t->span = NULL;
 		} else if (t->span) {
 			build_injection(h);
-			client_attributes(h, t->span);
+			/* A non-recording span only propagates: no attribute is built for it. */
+			if (op_span_sampled(t->span))
+				client_attributes(h, t->span);
 		}
 		return OP_HTTP_BODY_FRAMED;
 	}
@@ -1217,7 +1366,8 @@ static enum op_http_body req_head_end(void *arg)
 		t->span = op_span_start_at(op_http_method_known(hd->method) ? hd->method : "HTTP",
 					   OP_SPAN_KIND_SERVER, parent, hd->start_ns);
 		if (t->span) {
-			server_attributes(h, t->span);
+			if (op_span_sampled(t->span))
+				server_attributes(h, t->span);
 			inherit = inherited_lines(hd, from_tp, &inherit_len);
 			op_context_set(&t->span->ctx, from_tp ? parent : NULL, debug, inherit, inherit_len);
 			free(inherit);
@@ -1527,7 +1677,7 @@ static size_t account(struct op_http *h, size_t n, size_t r)
 						   : h->inj[d].done == h->inj[d].len)) {
 		if ((int)d == h->head.inject)
 			h->head.inject_out = true;
-		inject_free(&h->inj[d++]);
+		inject_free(h, &h->inj[d++]);
 	}
 	if (d) {
 		memmove(h->inj, h->inj + d, (h->n_inj - d) * sizeof h->inj[0]);
@@ -1543,23 +1693,32 @@ static bool inject_due(struct op_http *h, size_t n)
 	return h->n_inj && h->inj[0].at <= h->out_sent + n;
 }
 
+/*
+ * Called with the lock held, which it releases: the first layout uses the
+ * caller's hold of it (one lock round trip less per request).
+ */
 static ssize_t send_injected(struct op_http *h, const struct op_plain *plain,
 			     const struct iovec *iov, int iovcnt, size_t n, int flags)
 {
 	struct iovec stack[OP_IOV_STACK], *v = stack;
 	int cap = OP_IOV_STACK, c;
+	bool locked = true;
 	ssize_t r;
 	size_t app;
 
 	if (iovcnt + 2 * (int)h->n_inj + 2 > OP_IOV_STACK) {
 		cap = iovcnt + 2 * (int)h->n_inj + 2;
-		if (cap > IOV_MAX || !(v = malloc((size_t)cap * sizeof *v)))
+		if (cap > IOV_MAX || !(v = malloc((size_t)cap * sizeof *v))) {
+			pthread_mutex_unlock(&h->lock);
 			return -2;
+		}
 	}
 	for (;;) {
 		struct msghdr m = { 0 };
 
-		pthread_mutex_lock(&h->lock);
+		if (!locked)
+			pthread_mutex_lock(&h->lock);
+		locked = false;
 		c = layout(h, iov, iovcnt, n, v, cap);
 		pthread_mutex_unlock(&h->lock);
 		if (c < 0) {
@@ -1671,8 +1830,6 @@ ssize_t op_engine_send(struct op_fd *f, const struct iovec *iov, int iovcnt, int
 		r = send_plain(h, plain, &err);
 		goto out;
 	}
-	pthread_mutex_unlock(&h->lock);
-
 	r = send_injected(h, plain, iov, iovcnt, n, flags);
 	err = errno;
 	if (r == -2) {
@@ -1692,6 +1849,20 @@ out:
 	return r;
 }
 
+/*
+ * After a server's read: a request head that continues in a later read
+ * starts now (in this hook call, as the read returned), unless an earlier
+ * read started it. A head that ended in this read took the time at its
+ * end, in this same call.
+ */
+static void first_byte_time(struct op_http *h, const struct op_http_parser *p)
+{
+	if (p->state == OP_HTTP_LINE && !h->in_first_ns)
+		h->in_first_ns = op_now_ns();
+	else if (p->state == OP_HTTP_HEADERS && !h->head.start_ns)
+		h->head.start_ns = op_now_ns();
+}
+
 void op_engine_recv(struct op_fd *f, int fd, const struct iovec *iov, int iovcnt,
 		    ssize_t r, int err)
 {
@@ -1705,9 +1876,9 @@ void op_engine_recv(struct op_fd *f, int fd, const struct iovec *iov, int iovcnt
 	if (h->dead) {
 		/* nothing */
 	} else if (r > 0) {
-		if (h->side == SIDE_SERVER && op_http_idle(p) && !h->in_first_ns)
-			h->in_first_ns = op_now_ns();
 		feed(h, p, h->side == SIDE_SERVER ? &req_cb : &resp_cb, iov, iovcnt, 0, (size_t)r);
+		if (h->side == SIDE_SERVER && !h->dead)
+			first_byte_time(h, p);
 	} else if (r == 0 && h->side == SIDE_CLIENT) {
 		op_http_eof(p, &resp_cb, h);
 		finish_all(h, "connection_closed");
@@ -1798,6 +1969,9 @@ void op_engine_free(struct op_http *h)
 	free(h->inj);
 	free(h->q);
 	head_reset(&h->head);
+	free(h->target_buf);
+	free(h->url_buf);
+	free(h->spare);
 	op_http_free(&h->req);
 	op_http_free(&h->resp);
 	pthread_mutex_destroy(&h->lock);

@@ -39,15 +39,155 @@ bool op_http_name_eq(const char *s, const char *name, size_t len)
 	return true;
 }
 
+static inline unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/*
+ * ASCII upper-case letters of a word made lower case, all bytes at once:
+ * a byte gets 0x20 when it is in 'A'..'Z' (bytes past 0x7f never change).
+ */
+static inline uint64_t fold8(uint64_t x)
+{
+	uint64_t low7 = x & 0x7f7f7f7f7f7f7f7full;
+	uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3full;   /* bit 7: byte >= 'A' */
+	uint64_t gt_z = low7 + 0x2525252525252525ull;   /* bit 7: byte > 'Z' */
+
+	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ull) >> 2);
+}
+
+static inline uint32_t fold4(uint32_t x)
+{
+	uint32_t low7 = x & 0x7f7f7f7fu;
+	uint32_t ge_a = low7 + 0x3f3f3f3fu, gt_z = low7 + 0x25252525u;
+
+	return x | ((ge_a & ~gt_z & ~x & 0x80808080u) >> 2);
+}
+
+/*
+ * `s` (`len` bytes, any case) is `lit` (lower case, at least `len` bytes):
+ * with a literal and a constant length, a few word compares.
+ */
+static inline bool lit_eq(const char *s, const char *lit, size_t len)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+
+	if (len >= 8) {
+		size_t i;
+
+		for (i = 0; i + 8 <= len; i += 8) {
+			memcpy(&a, s + i, 8);
+			memcpy(&b, lit + i, 8);
+			if (fold8(a) != b)
+				return false;
+		}
+		if (i == len)
+			return true;
+		memcpy(&a, s + len - 8, 8);
+		memcpy(&b, lit + len - 8, 8);
+		return fold8(a) == b;
+	}
+	if (len >= 4) {
+		memcpy(&c, s, 4);
+		memcpy(&d, lit, 4);
+		if (fold4(c) != d)
+			return false;
+		memcpy(&c, s + len - 4, 4);
+		memcpy(&d, lit + len - 4, 4);
+		return fold4(c) == d;
+	}
+	return op_http_name_eq(s, lit, len);
+}
+
+/* `s` is the lower-case literal `lit`, whose length `len` already matched. */
+#define IS(lit) lit_eq(s, lit, sizeof lit - 1)
+
+enum op_http_hdr op_http_header_id(const char *s, size_t len)
+{
+	unsigned char c0 = len ? lower((unsigned char)s[0]) : 0;
+
+	switch (len) {
+	case 2:
+		if (c0 == 'b' && IS("b3"))
+			return OP_HDR_B3;
+		break;
+	case 4:
+		if (c0 == 'h' && IS("host"))
+			return OP_HDR_HOST;
+		break;
+	case 7:
+		if (c0 == 'b' && IS("baggage"))
+			return OP_HDR_BAGGAGE;
+		break;
+	case 10:
+		if (c0 == 'u' && IS("user-agent"))
+			return OP_HDR_USER_AGENT;
+		if (c0 == 't' && IS("tracestate"))
+			return OP_HDR_TRACESTATE;
+		if (c0 == 'x' && IS("x-b3-flags"))
+			return OP_HDR_X_B3_FLAGS;
+		break;
+	case 11:
+		if (c0 == 't' && IS("traceparent"))
+			return OP_HDR_TRACEPARENT;
+		if (c0 == 'x' && IS("x-b3-spanid"))
+			return OP_HDR_X_B3_SPANID;
+		break;
+	case 12:
+		if (c0 == 'x' && IS("x-b3-traceid"))
+			return OP_HDR_X_B3_TRACEID;
+		if (c0 == 'x' && IS("x-b3-sampled"))
+			return OP_HDR_X_B3_SAMPLED;
+		break;
+	case 13:
+		if (c0 == 'u' && IS("uber-trace-id"))
+			return OP_HDR_UBER_TRACE_ID;
+		break;
+	case 14:
+		if (c0 == 'c' && IS("content-length"))
+			return OP_HDR_CONTENT_LENGTH;
+		break;
+	case 17:
+		if (c0 == 't' && IS("transfer-encoding"))
+			return OP_HDR_TRANSFER_ENCODING;
+		if (c0 == 'x' && IS("x-b3-parentspanid"))
+			return OP_HDR_X_B3_PARENTSPANID;
+		break;
+	default:
+		break;
+	}
+	if (len > 8 && c0 == 'u' && lit_eq(s, "uberctx-", 8))
+		return OP_HDR_UBERCTX;
+	return OP_HDR_OTHER;
+}
+#undef IS
+
 static bool is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+	       (c > ' ' && c < 0x7f && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+#define ONES 0x0101010101010101ull
+
+/* Some byte of the eight is <= ' ' or DEL: not a request-target byte (exact for "some"). */
+static inline bool has_ctl_or_space(uint64_t x)
+{
+	uint64_t y = x ^ 0x7f * ONES;
+
+	return (((x - 0x21 * ONES) & ~x) | ((y - ONES) & ~y)) & 0x80 * ONES;
+}
+
+/*
+ * The target is what lies between the method's space and the " HTTP/1.x"
+ * the line must end with; it must be at least one byte, none of them
+ * white space, a control byte or DEL (bytes past 0x7f are let through).
+ */
 int op_http_parse_request_line(const char *line, size_t len, struct op_http_request_line *rl)
 {
-	size_t i = 0, t;
+	size_t i = 0, t, e, k;
 
 	while (i < len && is_tchar((unsigned char)line[i]))
 		i++;
@@ -55,17 +195,33 @@ int op_http_parse_request_line(const char *line, size_t len, struct op_http_requ
 		return -1;
 	rl->method = line;
 	rl->method_len = i;
-	t = ++i;
-	while (i < len && line[i] != ' ' && (unsigned char)line[i] > ' ' && line[i] != 0x7f)
-		i++;
-	if (i == t || i >= len || line[i] != ' ')
+	t = i + 1;
+	if (len < t + 10)
 		return -1;
+	e = len - 9;
+	if (line[e] != ' ' || memcmp(line + e + 1, "HTTP/1.", 7) ||
+	    (line[len - 1] != '0' && line[len - 1] != '1'))
+		return -1;
+	if (e - t >= 8) {
+		uint64_t x;
+
+		/* Word by word, the last word overlapping the one before. */
+		for (k = t; k + 8 <= e; k += 8) {
+			memcpy(&x, line + k, 8);
+			if (has_ctl_or_space(x))
+				return -1;
+		}
+		memcpy(&x, line + e - 8, 8);
+		if (has_ctl_or_space(x))
+			return -1;
+	} else {
+		for (k = t; k < e; k++)
+			if ((unsigned char)line[k] <= ' ' || line[k] == 0x7f)
+				return -1;
+	}
 	rl->target = line + t;
-	rl->target_len = i - t;
-	i++;
-	if (len - i != 8 || memcmp(line + i, "HTTP/1.", 7) || (line[i + 7] != '0' && line[i + 7] != '1'))
-		return -1;
-	rl->minor = line[i + 7];
+	rl->target_len = e - t;
+	rl->minor = line[len - 1];
 	return 0;
 }
 
@@ -155,6 +311,19 @@ static void te_line(struct op_http_parser *p, const char *v, size_t len)
 	}
 }
 
+/* op_trim_ows, the length kept in a local rather than stored through the pointer at each step. */
+static inline const char *trim(const char *s, size_t *lenp)
+{
+	size_t len = *lenp;
+
+	while (len && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	*lenp = len;
+	return s;
+}
+
 static void header_line(struct op_http_parser *p, const char *line, size_t len,
 			const struct op_http_cb *cb, void *arg)
 {
@@ -166,17 +335,17 @@ static void header_line(struct op_http_parser *p, const char *line, size_t len,
 	nlen = (size_t)(colon - line);
 	v = colon + 1;
 	vlen = len - nlen - 1;
-	v = op_trim_ows(v, &vlen);
-	if (p->line_cut && (op_http_name_is(line, nlen, "transfer-encoding") ||
-			    op_http_name_is(line, nlen, "content-length"))) {
+	v = trim(v, &vlen);
+	p->hdr = (uint8_t)op_http_header_id(line, nlen);
+	if (p->line_cut && (p->hdr == OP_HDR_TRANSFER_ENCODING || p->hdr == OP_HDR_CONTENT_LENGTH)) {
 		/* A framing field not read whole (leading zeros, say): the framing is unknown. */
 		p->state = OP_HTTP_DEAD;
 		return;
 	}
-	if (op_http_name_is(line, nlen, "transfer-encoding")) {
+	if (p->hdr == OP_HDR_TRANSFER_ENCODING) {
 		p->has_te = true;
 		te_line(p, v, vlen);
-	} else if (op_http_name_is(line, nlen, "content-length")) {
+	} else if (p->hdr == OP_HDR_CONTENT_LENGTH) {
 		uint64_t n = 0;
 		size_t i;
 
@@ -298,8 +467,8 @@ void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
 	/* Whatever happens below, these bytes count as followed. */
 	p->pos = base + n;
 	while (i < n) {
-		const char *nl;
-		size_t take;
+		const char *nl, *line;
+		size_t take, line_len;
 
 		switch (p->state) {
 		case OP_HTTP_DEAD:
@@ -341,16 +510,19 @@ void op_http_feed(struct op_http_parser *p, const char *buf, size_t n,
 			take = (size_t)(nl - (buf + i));
 			p->pos = base + i + take + 1;
 			p->line_pos = base + i - p->line_total;
+			line = buf + i;
+			line_len = take;
 			if (p->line_total) {
 				keep(p, buf + i, take);
-				line_done(p, p->line, p->line_len, cb, arg);
+				line = p->line;
+				line_len = p->line_len;
 			} else if (take > OP_HTTP_LINE_MAX) {
 				/* Cut here too, so a line reads the same however it was split. */
 				p->line_cut = true;
-				line_done(p, buf + i, OP_HTTP_LINE_MAX, cb, arg);
-			} else {
-				line_done(p, buf + i, take, cb, arg);
+				line_len = OP_HTTP_LINE_MAX;
 			}
+			/* One call site: the compiler inlines it into this loop. */
+			line_done(p, line, line_len, cb, arg);
 			p->line_total = 0;
 			p->line_len = 0;
 			p->line_cut = false;

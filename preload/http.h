@@ -59,9 +59,37 @@ enum op_http_state {
 	OP_HTTP_DEAD,          /* not HTTP/1.x (any more): ignore the rest */
 };
 
+/*
+ * The header names the library acts on, told apart by op_http_header_id().
+ * Every request header goes through it once, so it dispatches on the
+ * length and the first byte before comparing.
+ */
+enum op_http_hdr {
+	OP_HDR_OTHER,
+	OP_HDR_HOST,
+	OP_HDR_USER_AGENT,
+	OP_HDR_CONTENT_LENGTH,
+	OP_HDR_TRANSFER_ENCODING,
+	OP_HDR_TRACEPARENT,
+	OP_HDR_TRACESTATE,
+	OP_HDR_BAGGAGE,
+	OP_HDR_B3,
+	OP_HDR_X_B3_TRACEID,
+	OP_HDR_X_B3_SPANID,
+	OP_HDR_X_B3_SAMPLED,
+	OP_HDR_X_B3_FLAGS,
+	OP_HDR_X_B3_PARENTSPANID,
+	OP_HDR_UBER_TRACE_ID,
+	OP_HDR_UBERCTX,        /* "uberctx-" and at least one more byte */
+};
+
+/* Which of those `name` (`len` bytes, any case) is. */
+enum op_http_hdr op_http_header_id(const char *name, size_t len);
+
 struct op_http_parser {
 	uint8_t role;          /* enum op_http_role */
 	uint8_t state;         /* enum op_http_state */
+	uint8_t hdr;           /* inside on_header: op_http_header_id() of the name */
 	bool chunked;          /* the current head said Transfer-Encoding: chunked */
 	bool has_te;           /* ...or any Transfer-Encoding at all */
 	bool has_length;

@@ -44,20 +44,35 @@ static void release_value(struct op_attr *at)
 }
 
 /*
+ * A key's bit in op_attrs.key_seen, from its length and its first and
+ * last bytes: the keys of one span (a dozen or so) seldom share one, where
+ * several share a length ("url.path", "url.full").
+ */
+static inline uint64_t key_bit(const char *key, size_t klen)
+{
+	unsigned h = (unsigned)klen;
+
+	if (klen)
+		h = h * 31 + (unsigned char)key[0] * 7 + (unsigned char)key[klen - 1];
+	return 1ull << (h % 64);
+}
+
+/*
  * The slot for `key`: the existing attribute (replaced, as the API
  * specifies), or a new one, or NULL when the count limit is reached (the
  * attribute is then counted as dropped) or memory runs out.
  */
-static struct op_attr *slot(struct op_attrs *a, const char *key)
+static struct op_attr *slot(struct op_attrs *a, const char *key, bool copy_key)
 {
 	size_t klen = strlen(key);
 	uint16_t k16 = klen > UINT16_MAX ? UINT16_MAX : (uint16_t)klen;
+	uint64_t bit = key_bit(key, klen);
 	struct op_attr *at;
 
-	/* A key whose length no held key has cannot be held: skip the search. */
-	if (a->klen_seen & (1ull << (k16 % 64))) {
+	/* A key whose bit no held key has cannot be held: skip the search. */
+	if (a->key_seen & bit) {
 		for (uint32_t i = 0; i < a->n; i++) {
-			if (a->v[i].klen == k16 && !strcmp(a->v[i].key, key)) {
+			if (a->v[i].klen == k16 && (a->v[i].key == key || !strcmp(a->v[i].key, key))) {
 				at = &a->v[i];
 				release_value(at);
 				return at;
@@ -87,12 +102,12 @@ static struct op_attr *slot(struct op_attrs *a, const char *key)
 	at->heap = 0;
 	at->type = OP_ATTR_BOOL;
 	at->klen = k16;
-	at->key = store(a, key, klen, &at->heap, OP_ATTR_HEAP_KEY);
+	at->key = copy_key ? store(a, key, klen, &at->heap, OP_ATTR_HEAP_KEY) : (char *)key;
 	if (!at->key) {
 		a->dropped++;
 		return NULL;
 	}
-	a->klen_seen |= 1ull << (k16 % 64);
+	a->key_seen |= bit;
 	a->n++;
 	return at;
 }
@@ -120,9 +135,10 @@ static size_t utf8_cut(const char *s, size_t len, size_t limit)
 	return i;
 }
 
-int op_attrs_set_str(struct op_attrs *a, const char *key, const char *value, size_t len)
+static int set_str(struct op_attrs *a, const char *key, bool copy_key, const char *value,
+		   size_t len)
 {
-	struct op_attr *at = slot(a, key);
+	struct op_attr *at = slot(a, key, copy_key);
 	char *copy;
 
 	if (!at)
@@ -134,9 +150,9 @@ int op_attrs_set_str(struct op_attrs *a, const char *key, const char *value, siz
 	return 0;
 }
 
-int op_attrs_set_int(struct op_attrs *a, const char *key, int64_t value)
+static int set_int(struct op_attrs *a, const char *key, bool copy_key, int64_t value)
 {
-	struct op_attr *at = slot(a, key);
+	struct op_attr *at = slot(a, key, copy_key);
 
 	if (!at)
 		return -1;
@@ -145,9 +161,9 @@ int op_attrs_set_int(struct op_attrs *a, const char *key, int64_t value)
 	return 0;
 }
 
-int op_attrs_set_bool(struct op_attrs *a, const char *key, bool value)
+static int set_bool(struct op_attrs *a, const char *key, bool copy_key, bool value)
 {
-	struct op_attr *at = slot(a, key);
+	struct op_attr *at = slot(a, key, copy_key);
 
 	if (!at)
 		return -1;
@@ -156,15 +172,35 @@ int op_attrs_set_bool(struct op_attrs *a, const char *key, bool value)
 	return 0;
 }
 
-int op_attrs_set_double(struct op_attrs *a, const char *key, double value)
+static int set_double(struct op_attrs *a, const char *key, bool copy_key, double value)
 {
-	struct op_attr *at = slot(a, key);
+	struct op_attr *at = slot(a, key, copy_key);
 
 	if (!at)
 		return -1;
 	at->type = OP_ATTR_DOUBLE;
 	at->v.d = value;
 	return 0;
+}
+
+int op_attrs_set_str(struct op_attrs *a, const char *key, const char *value, size_t len)
+{
+	return set_str(a, key, true, value, len);
+}
+
+int op_attrs_set_int(struct op_attrs *a, const char *key, int64_t value)
+{
+	return set_int(a, key, true, value);
+}
+
+int op_attrs_set_bool(struct op_attrs *a, const char *key, bool value)
+{
+	return set_bool(a, key, true, value);
+}
+
+int op_attrs_set_double(struct op_attrs *a, const char *key, double value)
+{
+	return set_double(a, key, true, value);
 }
 
 const struct op_attr *op_attrs_get(const struct op_attrs *a, const char *key)
@@ -201,30 +237,51 @@ static char *op_span_copy_name(struct op_span *s, const char *name)
 	return p;
 }
 
+/*
+ * The part of a span a non-recording one has: an unsampled span is only
+ * IDs and flags to propagate, so it is allocated without the attribute
+ * storage (a small block, which malloc serves from its per-thread cache)
+ * and reads no clock. Its setters do nothing (op_span_sampled is false
+ * for its whole life).
+ */
+#define OP_SPAN_LIGHT_SIZE offsetof(struct op_span, inline_attrs)
+
+static char no_name[] = "";
+
 static struct op_span *start(const char *name, enum op_span_kind kind,
 			      const struct op_span_ctx *parent, int64_t start_ns)
 {
+	struct op_span_ctx ctx = { 0 };
 	struct op_span *s;
+	bool sampled;
 
 	op_sdk_init();
 	if (!op_sdk_enabled())
 		return NULL;
+	if (parent)
+		memcpy(ctx.trace_id, parent->trace_id, sizeof ctx.trace_id);
+	else
+		op_ids_trace(ctx.trace_id);
+	op_ids_span(ctx.span_id);
+	sampled = op_sampler_should_sample(op_cfg.sampler, op_cfg.sampler_ratio, parent, ctx.trace_id);
+	if (sampled)
+		ctx.flags |= OP_TRACE_FLAG_SAMPLED;
 	/* Only the header is cleared: the inline storage is written before it is read. */
-	s = malloc(sizeof *s);
+	s = malloc(sampled ? sizeof *s : OP_SPAN_LIGHT_SIZE);
 	if (!s)
 		return NULL;
-	memset(s, 0, offsetof(struct op_span, inline_attrs));
+	memset(s, 0, OP_SPAN_LIGHT_SIZE);
+	s->ctx = ctx;
 	if (parent) {
-		memcpy(s->ctx.trace_id, parent->trace_id, sizeof s->ctx.trace_id);
 		memcpy(s->parent_span_id, parent->span_id, sizeof s->parent_span_id);
 		s->parent_remote = parent->remote;
-	} else {
-		op_ids_trace(s->ctx.trace_id);
 	}
-	op_ids_span(s->ctx.span_id);
-	if (op_sampler_should_sample(op_cfg.sampler, op_cfg.sampler_ratio, parent, s->ctx.trace_id))
-		s->ctx.flags |= OP_TRACE_FLAG_SAMPLED;
 	s->kind = kind;
+	if (!sampled) {
+		s->name = no_name;
+		s->start_ns = start_ns;
+		return s;
+	}
 	op_attrs_init(&s->attrs, op_cfg.attr_count_limit, op_cfg.attr_value_len_limit);
 	s->attrs.v = s->inline_attrs;
 	s->attrs.cap = OP_SPAN_INLINE_ATTRS;
@@ -265,7 +322,7 @@ void op_span_set_name(struct op_span *s, const char *name)
 	bool old_heap;
 	int saved = errno;
 
-	if (!s || !name || !strcmp(s->name, name))
+	if (!op_span_sampled(s) || !name || !strcmp(s->name, name))
 		return;
 	OP_GUARD_ENTER();
 	old = s->name;
@@ -305,34 +362,35 @@ struct op_span *op_span_start(const char *name, enum op_span_kind kind,
 
 void op_span_set_str(struct op_span *s, const char *key, const char *value)
 {
-	SETTER_BODY(op_attrs_set_str(&s->attrs, key, value, strlen(value)));
+	SETTER_BODY(set_str(&s->attrs, key, false, value, strlen(value)));
 }
 
 void op_span_set_strn(struct op_span *s, const char *key, const char *value, size_t len)
 {
-	SETTER_BODY(op_attrs_set_str(&s->attrs, key, value, len));
+	SETTER_BODY(set_str(&s->attrs, key, false, value, len));
 }
 
 void op_span_set_int(struct op_span *s, const char *key, int64_t value)
 {
-	SETTER_BODY(op_attrs_set_int(&s->attrs, key, value));
+	SETTER_BODY(set_int(&s->attrs, key, false, value));
 }
 
 void op_span_set_bool(struct op_span *s, const char *key, bool value)
 {
-	SETTER_BODY(op_attrs_set_bool(&s->attrs, key, value));
+	SETTER_BODY(set_bool(&s->attrs, key, false, value));
 }
 
 void op_span_set_double(struct op_span *s, const char *key, double value)
 {
-	SETTER_BODY(op_attrs_set_double(&s->attrs, key, value));
+	SETTER_BODY(set_double(&s->attrs, key, false, value));
 }
 
 void op_span_set_status(struct op_span *s, enum op_status status, const char *message)
 {
 	int saved = errno;
 
-	if (!s)
+	/* A non-recording span's status is never seen. */
+	if (!op_span_sampled(s))
 		return;
 	/* Ok is final; Unset never overrides (Span API "Set Status"). */
 	if (s->status == OP_STATUS_OK || status == OP_STATUS_UNSET)
@@ -361,6 +419,16 @@ void op_span_end_at(struct op_span *s, int64_t end_ns)
 
 void op_span_end(struct op_span *s)
 {
+	int saved = errno;
+
+	/* An unsampled span's end time is never seen: no clock read. */
+	if (s && !op_span_sampled(s)) {
+		OP_GUARD_ENTER();
+		op_span_free(s);
+		OP_GUARD_LEAVE();
+		errno = saved;
+		return;
+	}
 	op_span_end_at(s, op_now_ns());
 }
 
@@ -368,9 +436,12 @@ void op_span_free(struct op_span *s)
 {
 	if (!s)
 		return;
-	op_attrs_free(&s->attrs);
+	/* A non-recording span has no attribute storage, name or status to release. */
+	if (s->attrs.v)
+		op_attrs_free(&s->attrs);
 	if (s->name_heap)
 		free(s->name);
-	free(s->status_message);
+	if (s->status_message)
+		free(s->status_message);
 	free(s);
 }

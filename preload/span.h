@@ -71,7 +71,7 @@ struct op_attrs {
 	uint32_t count_limit;
 	uint32_t value_len_limit;
 	bool v_inline;          /* `v` is the owner's storage, not the heap */
-	uint64_t klen_seen;     /* bit (klen % 64) set for every key held: most lookups stop here */
+	uint64_t key_seen;      /* bit key_bit(key) set for every key held: most lookups stop here */
 	char *arena;            /* strings go here while they fit, NULL: heap only */
 	uint32_t arena_cap;
 	uint32_t arena_used;
@@ -111,8 +111,10 @@ struct op_span {
 /*
  * Starts a span now. `parent` is NULL for a root span. The sampler decides
  * whether it records; an unsampled span still has valid IDs (it is
- * propagated with flags 00) but op_span_end() drops it. Returns NULL only
- * when memory runs out; every op_span_* call accepts NULL and does nothing.
+ * propagated with flags 00) but records nothing (no name, attributes,
+ * status or timestamps: it has no storage for them) and op_span_end()
+ * drops it. Returns NULL only when memory runs out; every op_span_* call
+ * accepts NULL and does nothing.
  */
 struct op_span *op_span_start(const char *name, enum op_span_kind kind,
 			      const struct op_span_ctx *parent);
@@ -126,6 +128,10 @@ static inline bool op_span_sampled(const struct op_span *s)
 	return s && (s->ctx.flags & OP_TRACE_FLAG_SAMPLED);
 }
 
+/*
+ * The span holds `key` by pointer, uncopied: it must outlive the span (every
+ * caller passes a string literal). Values are copied.
+ */
 void op_span_set_str(struct op_span *s, const char *key, const char *value);
 void op_span_set_strn(struct op_span *s, const char *key, const char *value, size_t len);
 void op_span_set_int(struct op_span *s, const char *key, int64_t value);

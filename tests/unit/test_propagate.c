@@ -205,6 +205,52 @@ static void test_format(void)
 	OP_ASSERT_STR(out, VALID);
 }
 
+/*
+ * The ID digits are read and written a word at a time: every byte value
+ * in every position reads back as written, and every byte that is not a
+ * lower-case hex digit, in every digit position, is refused.
+ */
+static void test_every_digit(void)
+{
+	struct op_span_ctx ctx, back;
+	char out[OP_TRACEPARENT_LEN + 1], v[OP_TRACEPARENT_LEN + 1];
+	int mismatches = 0, accepted = 0;
+
+	for (int b = 0; b < 256; b++) {
+		for (int pos = 0; pos < 24; pos++) {
+			memset(&ctx, 0, sizeof ctx);
+			memset(ctx.trace_id, 0x11, 16);
+			memset(ctx.span_id, 0x22, 8);
+			if (pos < 16)
+				ctx.trace_id[pos] = (uint8_t)b;
+			else
+				ctx.span_id[pos - 16] = (uint8_t)b;
+			op_traceparent_format(&ctx, out);
+			snprintf(v, sizeof v, "%02x", b);
+			if (strlen(out) != OP_TRACEPARENT_LEN ||
+			    memcmp(out + (pos < 16 ? 3 + 2 * pos : 36 + 2 * (pos - 16)), v, 2))
+				mismatches++;
+			memset(&back, 0, sizeof back);
+			if (op_traceparent_parse(out, strlen(out), &back) ||
+			    memcmp(back.trace_id, ctx.trace_id, 16) || memcmp(back.span_id, ctx.span_id, 8))
+				mismatches++;
+		}
+	}
+	OP_ASSERT_INT(mismatches, 0);
+	for (int pos = 0; pos < 48; pos++) {
+		for (int c = 0; c < 256; c++) {
+			int at = pos < 32 ? 3 + pos : 36 + pos - 32;
+			bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+
+			memcpy(v, VALID, sizeof v);
+			v[at] = (char)c;
+			if ((op_traceparent_parse(v, OP_TRACEPARENT_LEN, &back) == 0) != hex)
+				accepted++;
+		}
+	}
+	OP_ASSERT_INT(accepted, 0);
+}
+
 static void test_tracestate(void)
 {
 	char v[OP_TRACESTATE_MAX + 2];
@@ -378,6 +424,7 @@ static CU_TestInfo tests[] = {
 	{ "higher traceparent version", test_higher_version },
 	{ "invalid traceparent", test_invalid },
 	{ "traceparent format and round trip", test_format },
+	{ "every digit of the ids, written and read", test_every_digit },
 	{ "tracestate bounds", test_tracestate },
 	{ "b3 single header", test_b3_single },
 	{ "jaeger uber-trace-id", test_jaeger },
