@@ -21,10 +21,11 @@
 #include <stdio.h>
 
 #include "hook.h"
+#include "../preload/procenv.h"
 
 OP_EXPORT int close(int fd)
 {
-	if (OP_UNLIKELY(op_fd_get(fd) != NULL)) {
+	if (OP_UNLIKELY(op_fd_get(fd) != NULL) && !op_vfork_child()) {
 		int saved = errno;
 
 		op_fd_forget(fd);
@@ -41,7 +42,7 @@ OP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	 * a range it refuses (unknown flags) leaves every fd open.
 	 */
 	if (!(flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)) &&
-	    !(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
+	    !(flags & CLOSE_RANGE_CLOEXEC) && first <= last && !op_vfork_child()) {
 		int saved = errno;
 
 		op_fd_forget_range(first, last);
@@ -53,7 +54,7 @@ OP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 /* glibc's closefrom() calls close_range() internally, where we cannot see it. */
 OP_EXPORT void closefrom(int lowfd)
 {
-	if (lowfd >= 0) {
+	if (lowfd >= 0 && !op_vfork_child()) {
 		int saved = errno;
 
 		op_fd_forget_range((unsigned int)lowfd, ~0U);
@@ -68,7 +69,7 @@ OP_EXPORT int fclose(FILE *stream)
 	int fd;
 
 	if (OP_UNLIKELY(op_fd_table != NULL) && stream && (fd = fileno(stream)) >= 0 &&
-	    op_fd_get(fd) != NULL) {
+	    op_fd_get(fd) != NULL && !op_vfork_child()) {
 		int saved = errno;
 
 		op_fd_forget(fd);
@@ -104,7 +105,8 @@ static void copied(int oldfd, int newfd)
 {
 	int saved = errno;
 
-	if (newfd >= 0 && newfd != oldfd && !op_disabled)
+	if (newfd >= 0 && newfd != oldfd && !op_disabled &&
+	    (op_fd_get(oldfd) || op_fd_get(newfd)) && !op_vfork_child())
 		op_fd_copy(oldfd, newfd);
 	errno = saved;
 }

@@ -741,6 +741,7 @@ void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 	*cfg = defaults;
 	cfg->sdk_disabled = parse_bool(get, "OTEL_SDK_DISABLED", false);
 	cfg->process_span = parse_bool(get, "OTELPRELOAD_PROCESS_SPAN", false);
+	cfg->process_command_line = parse_bool(get, "OTELPRELOAD_PROCESS_COMMAND_LINE", false);
 	cfg->ignore_paths = parse_list(get, "OTELPRELOAD_IGNORE_PATHS", check_path);
 	cfg->ignore_user_agents = parse_list(get, "OTELPRELOAD_IGNORE_USER_AGENTS", check_glob);
 	parse_propagators(cfg, get);

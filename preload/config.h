@@ -102,6 +102,11 @@ struct op_config {
 
 	/* OTELPRELOAD_PROCESS_SPAN: one INTERNAL span for the process's life. */
 	bool process_span;
+	/*
+	 * OTELPRELOAD_PROCESS_COMMAND_LINE: the process span records
+	 * process.command_line. Off by default: arguments can hold secrets.
+	 */
+	bool process_command_line;
 
 	/*
 	 * Requests that create no span: OTELPRELOAD_IGNORE_PATHS (path

@@ -39,10 +39,35 @@ void op_context_clear_if(const uint8_t span_id[8]);
 bool op_context_forwarded(const struct op_span_ctx *out);
 
 /*
- * This thread's context, or NULL. *inherit and *debug (when asked) go with
- * it; *inherit is NULL when there is nothing to pass on. Valid until the
- * thread's next op_context_* call.
+ * This thread's context, or else the process's (below), or NULL. *inherit
+ * and *debug (when asked) go with it; *inherit is NULL when there is
+ * nothing to pass on. Valid until the thread's next op_context_* call.
  */
 const struct op_span_ctx *op_context_get(const char **inherit, bool *debug);
+
+/*
+ * The process's context, what a span that would otherwise be a root gets
+ * as its parent: the process span (`own`), or else the TRACEPARENT the
+ * process was started with (remote). `tracestate` (may be NULL) is the
+ * TRACESTATE that came with it, already validated; outbound requests pass
+ * it on when the tracecontext propagator is configured.
+ *
+ * Set by the constructor before any thread of ours exists, and again only
+ * there: readers need no lock. A fork child keeps its parent's (it goes on
+ * with the parent's context in memory).
+ */
+void op_context_set_process(const struct op_span_ctx *ctx, bool own,
+			    const char *tracestate, size_t tracestate_len);
+
+/*
+ * The context a new program started by this thread continues: this
+ * thread's, or the process span's. Not the inherited TRACEPARENT alone,
+ * which reaches the new program unchanged anyway. Fills *ctx and the
+ * tracestate that goes with it (*tracestate NULL when none) and returns
+ * true, or returns false. Reads memory only: safe in a vfork child and
+ * between fork and exec.
+ */
+bool op_context_for_child(struct op_span_ctx *ctx, const char **tracestate,
+			  size_t *tracestate_len);
 
 #endif

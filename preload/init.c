@@ -5,7 +5,10 @@
  * first span.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +20,13 @@
 
 #include "bsp.h"
 #include "config.h"
+#include "context.h"
 #include "dso.h"
 #include "engine.h"
 #include "fdtable.h"
 #include "ids.h"
 #include "op.h"
+#include "procenv.h"
 #include "real.h"
 #include "sdk.h"
 #include "span.h"
@@ -40,6 +45,11 @@ static pid_t process_pid;
  * child (which shares the parent's memory and must touch nothing) does not.
  */
 static pid_t owner_pid;
+
+bool op_vfork_child(void)
+{
+	return owner_pid && getpid() != owner_pid;
+}
 
 static void atfork_prepare(void)
 {
@@ -87,32 +97,87 @@ static void atfork_child(void)
 	errno = saved;
 }
 
-static void end_process_span(void)
+/*
+ * Ends the process span at exit with the exit code the parent will see
+ * (status & 0377), as the semantic conventions for CLI programs ask:
+ * process.exit.code, and status ERROR with error.type the code when it is
+ * not 0. `status` < 0: not known (musl's atexit path).
+ */
+static void end_process_span(int status)
 {
 	struct op_span *s = process_span;
 
-	if (!s)
+	if (!s || getpid() != process_pid)
 		return;
 	process_span = NULL;
+	if (status >= 0) {
+		int code = status & 0377;
+
+		op_span_set_int(s, "process.exit.code", code);
+		if (code) {
+			char buf[4];
+
+			snprintf(buf, sizeof buf, "%d", code);
+			op_span_set_str(s, "error.type", buf);
+			op_span_set_status(s, OP_STATUS_ERROR, NULL);
+		}
+	}
 	op_span_end(s);
 	op_bsp_exit_flush();
 }
 
 /*
+ * exit() and the return from main (which calls exit inside libc, where no
+ * hook sees it): glibc's on_exit handlers get the status; musl has only
+ * atexit, so there the code is recorded through _exit alone. on_exit is a
+ * weak reference: a glibc build preloaded into a musl program by mistake
+ * must still load (an undefined strong symbol would stop the program from
+ * starting), and then falls back to atexit like the musl build.
+ */
+#ifdef __GLIBC__
+#pragma weak on_exit
+static void exit_handler(int status, void *arg)
+{
+	int saved = errno;
+
+	(void)arg;
+	end_process_span(status);
+	errno = saved;
+}
+#endif
+
+static void exit_handler_nostatus(void)
+{
+	int saved = errno;
+
+	end_process_span(-1);
+	errno = saved;
+}
+
+/*
+ * Process-span mode (ad hoc tracing): _exit() also ends the process span
+ * and flushes. Set by the constructor, read-only afterwards.
+ */
+static bool exit_flush;
+
+/*
  * _exit() skips atexit handlers; dash's `exit` builtin and many forked
- * children leave this way, so in process-span mode (ad hoc tracing) the
- * span is ended and flushed here too, within OTEL_BSP_EXPORT_TIMEOUT.
- * Nothing happens otherwise: a vfork child (another pid), a call made from
- * inside otelpreload (a signal handler that interrupted us), a disabled
- * library. Services traced without process spans lose nothing by this:
- * their _exit stays a plain _exit.
+ * children leave this way, so in process-span mode the process span (with
+ * the exit code) is ended and the spans made so far, a forked child's
+ * included, are flushed here too, within OTEL_BSP_EXPORT_TIMEOUT (a child
+ * that made none returns at once: it has no exporter thread). Nothing
+ * happens otherwise: a vfork child (another pid than the memory's owner),
+ * a call made from inside otelpreload (a signal handler that interrupted
+ * us), a disabled library. Services traced without process spans lose
+ * nothing by this: their _exit stays a plain _exit.
  */
 __attribute__((noreturn)) static void exit_now(int status)
 {
-	if (process_span && !op_guard && !op_disabled && getpid() == process_pid) {
+	if (exit_flush && !op_guard && !op_disabled && getpid() == owner_pid) {
 		int saved = errno;
 
-		end_process_span();
+		end_process_span(status);
+		op_bsp_exit_flush();
 		errno = saved;
 	}
 	REAL(_exit)(status);
@@ -144,34 +209,126 @@ static void before_exec(void)
 	errno = saved;
 }
 
+/*
+ * The environment a new program gets: the caller's vector, or a copy of it
+ * naming this thread's context in TRACEPARENT/TRACESTATE (procenv.h). A
+ * vfork child (another pid sharing our memory, which atfork handlers never
+ * saw) must not map memory: the mapping would stay in the parent after a
+ * successful exec.
+ */
+static char *const *child_env(struct op_env *e, char *const envp[])
+{
+	if (op_guard) {
+		e->map = NULL;
+		return envp;
+	}
+	return op_env_for_child(e, envp, !op_vfork_child());
+}
+
+/*
+ * Each exec returns only on failure, with errno set by the real call;
+ * op_env_release keeps it. The host's environ is never written, so a
+ * failed exec leaves the program exactly as it was.
+ */
 OP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	struct op_env env;
+	char *const *e;
+	int rc;
+
 	before_exec();
-	return REAL(execve)(path, argv, envp);
+	e = child_env(&env, envp);
+	rc = REAL(execve)(path, argv, e);
+	op_env_release(&env);
+	return rc;
 }
 
 OP_EXPORT int execv(const char *path, char *const argv[])
 {
+	struct op_env env;
+	char *const *e;
+	int rc;
+
 	before_exec();
-	return REAL(execv)(path, argv);
+	e = child_env(&env, environ);
+	/* Nothing to change: the very call the program made. */
+	if (e == environ)
+		return REAL(execv)(path, argv);
+	rc = REAL(execve)(path, argv, e);
+	op_env_release(&env);
+	return rc;
 }
 
 OP_EXPORT int execvp(const char *file, char *const argv[])
 {
+	struct op_env env;
+	char *const *e;
+	int rc;
+
 	before_exec();
-	return REAL(execvp)(file, argv);
+	e = child_env(&env, environ);
+	if (e == environ)
+		return REAL(execvp)(file, argv);
+	rc = REAL(execvpe)(file, argv, e);
+	op_env_release(&env);
+	return rc;
 }
 
 OP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	struct op_env env;
+	char *const *e;
+	int rc;
+
 	before_exec();
-	return REAL(execvpe)(file, argv, envp);
+	e = child_env(&env, envp);
+	rc = REAL(execvpe)(file, argv, e);
+	op_env_release(&env);
+	return rc;
 }
 
 OP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	struct op_env env;
+	char *const *e;
+	int rc;
+
 	before_exec();
-	return REAL(fexecve)(fd, argv, envp);
+	e = child_env(&env, envp);
+	rc = REAL(fexecve)(fd, argv, e);
+	op_env_release(&env);
+	return rc;
+}
+
+/*
+ * posix_spawn runs the program through libc's internal execve, which no
+ * hook sees: the environment is changed here, in the parent, where the
+ * context is the same. Everything else is passed through untouched; the
+ * return value is the real call's (posix_spawn reports errors by it, and
+ * errno is not ours to set).
+ */
+OP_EXPORT int posix_spawn(pid_t *pid, const char *path,
+			  const posix_spawn_file_actions_t *actions,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	struct op_env env;
+	char *const *e = child_env(&env, envp);
+	int rc = REAL(posix_spawn)(pid, path, actions, attr, argv, e);
+
+	op_env_release(&env);
+	return rc;
+}
+
+OP_EXPORT int posix_spawnp(pid_t *pid, const char *file,
+			   const posix_spawn_file_actions_t *actions,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	struct op_env env;
+	char *const *e = child_env(&env, envp);
+	int rc = REAL(posix_spawnp)(pid, file, actions, attr, argv, e);
+
+	op_env_release(&env);
+	return rc;
 }
 
 /*
@@ -250,20 +407,95 @@ OP_EXPORT void _Exit(int status)
 	exit_now(status);
 }
 
-static void start_process_span(void)
+/* Basename of the executable, from /proc (argv[0] can be anything). */
+static void exe_name(char *out, size_t size)
 {
-	char name[300];
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+	const char *base;
+
+	if (n <= 0) {
+		snprintf(out, size, "%s", program_invocation_short_name);
+		return;
+	}
+	path[n] = '\0';
+	base = strrchr(path, '/');
+	snprintf(out, size, "%s", base ? base + 1 : path);
+}
+
+/*
+ * Bound on process.command_line: a command line can be 2 MB (ARG_MAX);
+ * one past a page is cut here (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT may
+ * cut it further), so the constructor reads a bounded amount.
+ */
+#define OP_CMDLINE_MAX 4096
+
+/* /proc/self/cmdline with its NULs as spaces (argv joined: quoting is lost). */
+static void set_command_line(struct op_span *s)
+{
+	char buf[OP_CMDLINE_MAX];
+	ssize_t n = 0, r;
+	int fd;
+
+	OP_GUARD_ENTER();
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		while (n < (ssize_t)sizeof buf &&
+		       (r = REAL(read)(fd, buf + n, sizeof buf - (size_t)n)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				break;
+			n += r;
+		}
+		REAL(close)(fd);
+	}
+	OP_GUARD_LEAVE();
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	if (n > 0)
+		op_span_set_strn(s, "process.command_line", buf, (size_t)n);
+}
+
+/*
+ * The process span, following the semantic conventions for CLI programs
+ * (callee): INTERNAL, named after the executable, a child of the
+ * TRACEPARENT the process was started with (`parent`, may be NULL).
+ */
+static void start_process_span(const struct op_span_ctx *parent, const char *tracestate)
+{
+	char name[256];
 
 	op_sdk_init();
 	if (!op_cfg.process_span || !op_sdk_enabled())
 		return;
-	snprintf(name, sizeof name, "%s", program_invocation_short_name);
-	process_span = op_span_start(name, OP_SPAN_KIND_INTERNAL, NULL);
+	exe_name(name, sizeof name);
+	process_span = op_span_start(name, OP_SPAN_KIND_INTERNAL, parent);
 	if (!process_span)
 		return;
 	process_pid = getpid();
+	exit_flush = true;
 	op_span_set_int(process_span, "process.pid", (int64_t)process_pid);
-	atexit(end_process_span);
+	op_span_set_int(process_span, "process.parent_pid", (int64_t)getppid());
+	op_span_set_str(process_span, "process.executable.name", name);
+	if (op_cfg.process_command_line)
+		set_command_line(process_span);
+	op_context_set_process(&process_span->ctx, true, tracestate,
+			       tracestate ? strlen(tracestate) : 0);
+#ifdef __GLIBC__
+	if (on_exit)
+		on_exit(exit_handler, NULL);
+	else
+#endif
+		atexit(exit_handler_nostatus);
+}
+
+static const char *get_env(const char *name)
+{
+	return getenv(name);
 }
 
 static bool env_true(const char *name)
@@ -276,6 +508,9 @@ static bool env_true(const char *name)
 __attribute__((constructor)) static void otelpreload_init(void)
 {
 	int saved = errno;
+	struct op_span_ctx parent;
+	const char *tracestate;
+	bool has_parent;
 
 	/*
 	 * Secure execution (setuid, setgid, file capabilities): the loader
@@ -298,7 +533,15 @@ __attribute__((constructor)) static void otelpreload_init(void)
 	owner_pid = getpid();
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	op_sdk_env_snapshot();
+	/*
+	 * TRACEPARENT: the parent of the process span, or else of every span
+	 * that would be a root here (op_context_get falls back to it).
+	 */
+	has_parent = op_procenv_init(get_env, &parent, &tracestate);
 	if (env_true("OTELPRELOAD_PROCESS_SPAN"))
-		start_process_span();
+		start_process_span(has_parent ? &parent : NULL, tracestate);
+	if (!process_span && has_parent)
+		op_context_set_process(&parent, false, tracestate,
+				       tracestate ? strlen(tracestate) : 0);
 	errno = saved;
 }

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -51,6 +52,10 @@ int fcntl64(int fd, int cmd, ...);
 	X(execvp, int, (const char *, char *const[])) \
 	X(execvpe, int, (const char *, char *const[], char *const[])) \
 	X(fexecve, int, (int, char *const[], char *const[])) \
+	X(posix_spawn, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+			     const posix_spawnattr_t *, char *const[], char *const[])) \
+	X(posix_spawnp, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+			      const posix_spawnattr_t *, char *const[], char *const[])) \
 	X(close_range, int, (unsigned int, unsigned int, int)) \
 	X(closefrom, void, (int)) \
 	X(fclose, int, (FILE *)) \
