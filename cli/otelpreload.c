@@ -1,14 +1,19 @@
 /*
  * otelpreload: runs a command with libotelpreload.so preloaded.
  *
- *   otelpreload run [OPTIONS] [--] CMD [ARGS...]
- *   otelpreload inject [OPTIONS] [FILE...]   (inject.c)
+ *   otelpreload run [OPTIONS] [--] CMD [ARGS...]   (run.c, rootspan.c)
+ *   otelpreload waterfall [OPTIONS] [FILE]         (waterfall.c)
+ *   otelpreload inject [OPTIONS] [FILE...]         (inject.c)
+ *   otelpreload doctor [--json] [--] CMD | PID     (doctor.c)
  *   otelpreload version
  *   otelpreload help
  *
- * The CLI only composes the environment and exec()s the command, so the
- * command keeps our pid, its exit status and any signal that kills it reach
- * the caller exactly as if it had been run directly. It prints nothing unless
+ * `run` composes the environment, runs the command as its child under a
+ * root span and draws the waterfall of the run's spans when it has ended
+ * (run.c). A `run` started by a program that is itself traced (its
+ * LD_PRELOAD names the library already) is a link in a traced process
+ * tree: it exec()s the command, which keeps the pid, and the library's
+ * own process spans carry the trace. It prints nothing else unless
  * something is wrong.
  */
 #include <ctype.h>
@@ -23,7 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "doctor.h"
 #include "inject.h"
+#include "run.h"
+#include "waterfall.h"
 
 #ifndef OP_VERSION
 #define OP_VERSION "0.0.0-dev"
@@ -36,7 +44,6 @@
 
 /* Exit statuses, as shells use them. */
 #define EXIT_USAGE 2
-#define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
 /* Bound on the library locations tried; each is named in the error. */
@@ -44,14 +51,18 @@
 
 static const char usage_text[] =
 	"usage: otelpreload run [OPTIONS] [--] CMD [ARGS...]\n"
+	"       otelpreload waterfall [--color=WHEN] [--json PATH] [FILE]\n"
 	"       otelpreload inject [OPTIONS] [FILE...]\n"
+	"       otelpreload doctor [--json] [--] CMD [ARGS...] | PID\n"
 	"       otelpreload version\n"
 	"       otelpreload help\n";
 
 static const char help_text[] =
 	"\n"
 	"Runs CMD with libotelpreload.so preloaded, so that its HTTP traffic is\n"
-	"traced with OpenTelemetry spans. CMD's exit status is passed through.\n"
+	"traced with OpenTelemetry spans, and CMD's child processes with it.\n"
+	"CMD's exit status is passed through (a signal that kills CMD is raised\n"
+	"again here).\n"
 	"\n"
 	"Options for run (before CMD):\n"
 	"  --exporter NAMES              sets OTEL_TRACES_EXPORTER: otlp, zipkin,\n"
@@ -63,19 +74,42 @@ static const char help_text[] =
 	"                                http/protobuf, http/json or grpc\n"
 	"  --file PATH                   sets OTELPRELOAD_FILE: spans are appended\n"
 	"                                to PATH as OTLP/JSON lines\n"
+	"  --waterfall                   draw the waterfall even when an exporter\n"
+	"                                is configured\n"
+	"  --no-waterfall                do not draw it\n"
+	"  --waterfall-json PATH         also write the run's span trees to PATH\n"
+	"                                as JSON (implies collecting the spans)\n"
+	"  --color WHEN                  colours in the waterfall: auto (the\n"
+	"                                default: when stderr is a terminal and\n"
+	"                                NO_COLOR is unset or empty), always, never\n"
 	"\n"
-	"run also sets OTELPRELOAD_PROCESS_SPAN=true (one span per traced\n"
-	"process) unless it is set, and OTEL_TRACES_EXPORTER=console when no\n"
-	"exporter, OTLP endpoint or file is configured, so spans are printed on\n"
-	"stderr.\n"
+	"run starts a root span for CMD (INTERNAL, named after it, with its exit\n"
+	"code; status ERROR when it fails or is killed), a child of $TRACEPARENT\n"
+	"when that is valid, and gives CMD its context as TRACEPARENT, so every\n"
+	"traced process of the run is one trace. The root span goes to the\n"
+	"exporters configured, like the library's spans. run also sets\n"
+	"OTELPRELOAD_PROCESS_SPAN=true (one span per traced process) unless it\n"
+	"is set.\n"
+	"\n"
+	"With no exporter configured (no --exporter, --endpoint or --file, and\n"
+	"none of OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT,\n"
+	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTELPRELOAD_FILE set), the spans\n"
+	"of every process of the run go to a private temporary file, and when\n"
+	"CMD exits run draws them on stderr as a waterfall: one tree per trace,\n"
+	"a line per span, bars on a shared time axis. Width: $COLUMNS, else the\n"
+	"terminal's, else 100. Spans of processes still running when CMD exits\n"
+	"are not shown.\n"
 	"Every other OTEL_* variable is read by the library as usual.\n"
+	"\n"
+	"waterfall draws the same from OTLP/JSON lines (a --file, or captured\n"
+	"console output) in FILE or on standard input, on standard output.\n"
 	"\n"
 	"The library is $OTELPRELOAD_LIBRARY if set, else " LIB_NAME "\n"
 	"next to this program, else ../" OP_LIBDIR_REL "/" LIB_NAME "\n"
 	"relative to it.\n"
 	"\n"
 	"Examples:\n"
-	"  # trace curl, print the spans on stderr\n"
+	"  # trace curl, draw its spans on stderr\n"
 	"  otelpreload run -- curl -s -o /dev/null http://example.com/\n"
 	"\n"
 	"  # send spans to an OpenTelemetry Collector over OTLP/HTTP\n"
@@ -84,14 +118,20 @@ static const char help_text[] =
 	"  otelpreload run --endpoint http://collector:4318 -- ./server\n"
 	"  otelpreload run --protocol grpc --endpoint http://collector:4317 -- ./server\n"
 	"\n"
-	"  # keep the spans of a whole script in a file\n"
+	"  # keep the spans of a whole script in a file, and look at them later\n"
 	"  otelpreload run --file /tmp/spans.jsonl -- ./build.sh\n"
+	"  otelpreload waterfall /tmp/spans.jsonl\n"
 	"\n"
 	"  # console output explicitly, with debug logging from the library\n"
 	"  OTEL_LOG_LEVEL=debug otelpreload run --exporter console -- wget -q URL\n"
 	"\n"
 	"inject adds otelpreload to Kubernetes manifests (pods and workloads)\n"
-	"as the admission webhook would; 'otelpreload inject --help' says more.\n";
+	"as the admission webhook would; 'otelpreload inject --help' says more.\n"
+	"\n"
+	"doctor says, without running it, whether a program (CMD, found on PATH\n"
+	"like run does) or a running process (PID) can be traced, and why not:\n"
+	"static, setuid, Go, musl against glibc, the configuration it would use\n"
+	"and whether the OTLP endpoint answers. Exit status 0: traceable, 1: not.\n";
 
 static void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
@@ -337,29 +377,14 @@ const char *op_option_value(char **argv, int argc, int *i, const char *name,
 	return argv[++*i];
 }
 
-/*
- * The exit status a shell gives when exec fails: 127 when there is nothing to
- * run at that name, 126 when something is there but cannot be executed.
- */
-static int exec_failure_status(int err)
-{
-	switch (err) {
-	case ENOENT:
-	case ENOTDIR:
-	case ELOOP:
-	case ENAMETOOLONG:
-		return EXIT_NOT_FOUND;
-	default:
-		return EXIT_CANNOT_EXEC;
-	}
-}
-
 static int cmd_run(int argc, char **argv, const char *argv0)
 {
 	const char *exporter = NULL, *service = NULL, *endpoint = NULL, *protocol = NULL;
-	const char *file = NULL;
+	const char *file = NULL, *old_preload;
+	struct op_run_opts o = { .color = OP_WF_COLOR_AUTO };
+	bool waterfall = false, no_waterfall = false, traced_already;
 	char *lib;
-	int i;
+	int i, rc;
 
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i], *v;
@@ -390,6 +415,20 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 			if (!*v)
 				usage_error("--file needs a non-empty value");
 			file = v;
+		} else if ((v = op_option_value(argv, argc, &i, "--waterfall-json", usage_error))) {
+			if (!*v)
+				usage_error("--waterfall-json needs a non-empty value");
+			o.json_path = v;
+		} else if ((v = op_option_value(argv, argc, &i, "--color", usage_error))) {
+			int c = op_wf_parse_color(v);
+
+			if (c < 0)
+				usage_error("--color %s: expected auto, always or never", v);
+			o.color = (enum op_wf_color)c;
+		} else if (!strcmp(a, "--waterfall")) {
+			waterfall = true;
+		} else if (!strcmp(a, "--no-waterfall")) {
+			no_waterfall = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -400,10 +439,13 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 	}
 	if (i >= argc)
 		usage_error("run needs a command to run");
+	if (waterfall && no_waterfall)
+		usage_error("--waterfall and --no-waterfall contradict each other");
 
 	lib = find_library(argv0);
+	old_preload = getenv("LD_PRELOAD");
+	traced_already = old_preload && *old_preload && preload_has(old_preload, lib);
 	compose_preload(lib);
-	free(lib);
 
 	if (endpoint) {
 		set_env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
@@ -420,19 +462,80 @@ static int cmd_run(int argc, char **argv, const char *argv0)
 		set_env("OTELPRELOAD_FILE", file);
 	if (!env_set("OTELPRELOAD_PROCESS_SPAN"))
 		set_env("OTELPRELOAD_PROCESS_SPAN", "true");
-	if (!env_set("OTEL_TRACES_EXPORTER") && !env_set("OTELPRELOAD_FILE") &&
-	    !env_set("OTEL_EXPORTER_OTLP_ENDPOINT") &&
-	    !env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
-		set_env("OTEL_TRACES_EXPORTER", "console");
+	o.exporting = env_set("OTEL_TRACES_EXPORTER") || env_set("OTELPRELOAD_FILE") ||
+		      env_set("OTEL_EXPORTER_OTLP_ENDPOINT") ||
+		      env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 
-	execvp(argv[i], &argv[i]);
+	/*
+	 * A link in a traced process tree, or tracing switched off: the
+	 * command takes our place, as before the waterfall existed.
+	 */
+	if ((traced_already && !waterfall && !o.json_path) ||
+	    (getenv("OTEL_SDK_DISABLED") && !strcasecmp(getenv("OTEL_SDK_DISABLED"), "true"))) {
+		free(lib);
+		if (!o.exporting)
+			set_env("OTEL_TRACES_EXPORTER", "console");
+		execvp(argv[i], &argv[i]);
+		{
+			int err = errno;
 
-	{
-		int err = errno;
-
-		fprintf(stderr, "otelpreload: cannot run %s: %s\n", argv[i], strerror(err));
-		return exec_failure_status(err);
+			fprintf(stderr, "otelpreload: cannot run %s: %s\n", argv[i], strerror(err));
+			return op_exec_failure_status(err);
+		}
 	}
+
+	o.lib = lib;
+	o.collect = !o.exporting || waterfall || o.json_path;
+	o.show = o.collect && !no_waterfall && (!o.exporting || waterfall);
+	rc = op_run(&argv[i], &o);
+	free(lib);
+	return rc;
+}
+
+/*
+ * otelpreload waterfall [--color=WHEN] [--json PATH] [FILE]: the run's
+ * waterfall drawn from spans kept in a file, on standard output.
+ */
+static int cmd_waterfall(int argc, char **argv)
+{
+	enum op_wf_color color = OP_WF_COLOR_AUTO;
+	const char *json = NULL, *path = NULL;
+	FILE *f = stdin;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *v;
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0')
+			break;
+		if ((v = op_option_value(argv, argc, &i, "--color", usage_error))) {
+			int c = op_wf_parse_color(v);
+
+			if (c < 0)
+				usage_error("--color %s: expected auto, always or never", v);
+			color = (enum op_wf_color)c;
+		} else if ((v = op_option_value(argv, argc, &i, "--json", usage_error))) {
+			json = v;
+		} else {
+			usage_error("unknown option %s", a);
+		}
+	}
+	if (i < argc)
+		path = argv[i++];
+	if (i < argc)
+		usage_error("waterfall takes one file");
+	if (path && strcmp(path, "-") && !(f = fopen(path, "re"))) {
+		fprintf(stderr, "otelpreload: cannot open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	rc = op_wf_show(f, STDOUT_FILENO, color, json, 0);
+	if (f != stdin)
+		fclose(f);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -445,8 +548,14 @@ int main(int argc, char **argv)
 
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 2, argv + 2, argv[0]);
+	if (!strcmp(cmd, "waterfall"))
+		return cmd_waterfall(argc - 2, argv + 2);
 	if (!strcmp(cmd, "inject"))
 		return op_inject_main(argc - 2, argv + 2);
+	if (!strcmp(cmd, "doctor")) {
+
+		return op_doctor_main(argc - 2, argv + 2, argv[0]);
+	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		if (argc > 2)
 			usage_error("version takes no arguments");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's first command: installs what is missing, builds, then traces two
-# unmodified programs (curl and Python's urllib) talking to a local HTTP
-# server and shows the spans the library prints.
+# unmodified programs (a shell script running curl and Python's urllib)
+# talking to a local HTTP server and draws the spans as a waterfall.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,11 +52,13 @@ py=python3
 [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
 
 # The server is traced too, so client and server spans form one trace. Its
-# spans go to its stderr (server.err) within 100 ms of each request.
+# spans go to a file (server.jsonl, OTLP/JSON lines) within 100 ms of each
+# request.
 printf '<h1>hello from otelpreload quickstart</h1>\n' >"$tmp/index.html"
-env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \
+env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT -u OTEL_TRACES_EXPORTER \
 	OTEL_BSP_SCHEDULE_DELAY=100 OTELPRELOAD_PROCESS_SPAN=false \
-	build/otelpreload run --exporter console --service-name quickstart-server -- \
+	build/otelpreload run --file "$tmp/server.jsonl" --no-waterfall \
+	--service-name quickstart-server -- \
 	"$py" -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp" \
 	>"$tmp/server.log" 2>"$tmp/server.err" &
 server_pid=$!
@@ -69,121 +71,44 @@ for _ in $(seq 100); do
 done
 if [[ -z $port ]]; then
 	echo "quickstart: python3 -m http.server did not start:" >&2
-	cat "$tmp/server.log" >&2
+	cat "$tmp/server.log" "$tmp/server.err" >&2
 	exit 1
 fi
 url="http://127.0.0.1:$port/"
 
-# One line per span: service, kind, name, duration (and a few HTTP
-# attributes once they exist). Lines that are not spans pass through.
-pretty() {
-	python3 -c '
-import json, sys
+# A shell script as a user would type it, with no exporter configured: `run`
+# gathers the spans of every process of the script and draws them as a
+# waterfall on its stderr when the script ends. --file also keeps them, for
+# the joined view below.
+script="curl -s -o /dev/null $url; $py -c 'import urllib.request; urllib.request.urlopen(\"$url\").read()'"
+printf '\n==> tracing a script (curl, then Python urllib) against python3 -m http.server on %s\n' "$url"
+printf '\n$ build/otelpreload run -- sh -c "%s"\n\n' "${script//\"/\\\"}"
+status=0
+env -u OTEL_TRACES_EXPORTER -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \
+	build/otelpreload run --file "$tmp/client.jsonl" --waterfall -- sh -c "$script" || status=$?
+if ((status != 0)); then
+	printf 'quickstart: the traced script exited with status %d\n' "$status" >&2
+	exit 1
+fi
+if ! grep -q '"kind":3' "$tmp/client.jsonl" 2>/dev/null && ! grep -q '"kind": *3' "$tmp/client.jsonl"; then
+	printf 'quickstart: no CLIENT span was recorded; the spans file holds:\n' >&2
+	cat "$tmp/client.jsonl" >&2
+	exit 1
+fi
 
-def attrs(obj):
-    out = {}
-    a = obj.get("attributes") or []
-    if isinstance(a, dict):
-        return a
-    for kv in a:
-        v = kv.get("value", {})
-        if isinstance(v, dict) and v:
-            v = next(iter(v.values()))
-        out[kv.get("key")] = v
-    return out
-
-def service(obj):
-    res = obj.get("resource")
-    for src in (res if isinstance(res, dict) else {}, obj):
-        s = attrs(src).get("service.name")
-        if s:
-            return str(s)
-    return "-"
-
-KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT",
-         4: "PRODUCER", 5: "CONSUMER"}
-
-def kind(v):
-    if isinstance(v, int):
-        return KINDS.get(v, str(v))
-    return str(v).replace("SPAN_KIND_", "")
-
-def duration(obj):
-    try:
-        ns = int(obj["endTimeUnixNano"]) - int(obj["startTimeUnixNano"])
-    except (KeyError, TypeError, ValueError):
-        return "-"
-    if ns >= 1e9:
-        return "%.2f s" % (ns / 1e9)
-    if ns >= 1e6:
-        return "%.2f ms" % (ns / 1e6)
-    return "%.1f us" % (ns / 1e3)
-
-rows, other = [], []
-for line in sys.stdin:
-    line = line.rstrip("\n")
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict) or "spanId" not in obj:
-        other.append(line)
-        continue
-    a = attrs(obj)
-    extra = " ".join(str(a[k]) for k in ("http.request.method", "url.full",
-                                           "http.response.status_code") if k in a)
-    rows.append((str(obj.get("traceId", "-"))[:8], service(obj), kind(obj.get("kind")),
-                 str(obj.get("name", "-")), duration(obj), extra))
-
-if rows:
-    head = ("TRACE", "SERVICE", "KIND", "NAME", "DURATION", "")
-    w = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
-    fmt = "  %%-%ds  %%-%ds  %%-%ds  %%-%ds  %%%ds  %%s" % tuple(w)
-    print((fmt % head).rstrip())
-    for r in rows:
-        print((fmt % r).rstrip())
-else:
-    print("  (no spans printed)")
-for line in other:
-    print("  | " + line)
-'
-}
-
-# Runs a traced command as a user would type it, with no exporter configured
-# (so `otelpreload run` picks the console exporter), and shows its spans.
-show() {
-	local out=$tmp/spans.txt status=0 shown=() a
-	for a in "$@"; do
-		if [[ $a =~ ^[A-Za-z0-9_./:=@%+-]+$ ]]; then shown+=("$a"); else shown+=("'$a'"); fi
-	done
-	printf '\n$ build/otelpreload run -- %s\n' "${shown[*]}"
-	env -u OTEL_TRACES_EXPORTER -u OTEL_EXPORTER_OTLP_ENDPOINT \
-		-u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \
-		build/otelpreload run -- "$@" 2>"$out" || status=$?
-	if command -v python3 >/dev/null; then
-		pretty <"$out"
-	else
-		cat "$out"
-	fi
-	((status == 0)) || printf '  (exit status %d)\n' "$status"
-}
-
-printf '\n==> tracing two programs against python3 -m http.server on %s\n' "$url"
-show curl -s -o /dev/null "$url"
-show "$py" -c "import urllib.request; urllib.request.urlopen(\"$url\").read()"
-
-# The server's spans: the same trace IDs as the clients' above.
+# The server's SERVER spans carry the clients' trace IDs: drawn together,
+# each sits under the client span that made its request.
 sleep 0.5
-printf '\n$ (the traced python3 -m http.server, its SERVER spans)\n'
-if command -v python3 >/dev/null; then pretty <"$tmp/server.err"; else cat "$tmp/server.err"; fi
+printf '\n==> the same trace with the traced server'"'"'s spans (otelpreload waterfall)\n\n'
+cat "$tmp/client.jsonl" "$tmp/server.jsonl" | build/otelpreload waterfall -
 
 cat <<EOT
 
-Each row is a span the library printed on stderr as one OTLP/JSON object per line;
-rows with the same TRACE belong to one trace across client and server
-(the console exporter, which 'otelpreload run' selects when no exporter is
-configured; run a command above yourself to see the raw JSON).
-Send spans to an OpenTelemetry Collector instead:
+Each line is a span: the run's root span, one span per traced process, and the
+HTTP CLIENT and SERVER spans, indented under their parents, with a bar on the
+run's time axis. Without an exporter configured, 'otelpreload run' draws this
+on its own; send the spans to an OpenTelemetry Collector instead with
   build/otelpreload run --endpoint http://localhost:4318 -- curl -s http://example.com/
+Will a program be traced at all? build/otelpreload doctor -- PROGRAM
 Next: bash scripts/test.sh
 EOT
