@@ -82,6 +82,9 @@ def servers(d, hz):
             if not rs:
                 continue
             m = {f: med(x[f] for x in rs) for f in ("rps", "p50", "p99", "cpu", "rss")}
+            # The spread of the rounds: on a shared VM the same run can get
+            # half the CPU it got a minute earlier.
+            m.update(rps_min=min(x["rps"] for x in rs), rps_max=max(x["rps"] for x in rs))
             # Every request the server answered: warm-up, rounds, profile, probe.
             served = 1
             for f in os.listdir(d):
@@ -217,7 +220,7 @@ def report(d, hz, duration, rounds, conns, size):
             if not m:
                 continue
             none = v == "none"
-            note = ""
+            note = "rounds %.0f to %.0f req/s" % (m["rps_min"], m["rps_max"]) if none else ""
             if v in ("100", "1"):
                 note = "spans %.1f%% of requests" % (100.0 * m["spans"] / max(m["served"], 1))
             rows.append((title if none else "", LABEL[v], "%.0f" % m["rps"], "%.3f" % m["ratio"],
