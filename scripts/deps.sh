@@ -31,8 +31,9 @@ packages=(
 	clang libclang-rt-14-dev
 	libpython3.11-testsuite redis-server redis-tools
 	valgrind
-	# the plots of the benchmark suite (bench/suite.sh)
-	gnuplot-nox
+	# the plots of the benchmark suite (bench/suite.sh), and the README's waterfall
+	# screenshot (scripts/screenshot.sh: a tmux pane drawn by gnuplot)
+	gnuplot-nox tmux
 	# the portable builds (portable/, thirdparty/): musl-gcc, and dpkg-source and patch to unpack Debian's sources
 	musl-tools dpkg-dev patch
 	# the aarch64 copy: cross compiler, its glibc, and qemu-user to run it in tests
