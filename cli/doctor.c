@@ -504,7 +504,7 @@ int op_doctor_main(int argc, char **argv, const char *argv0)
 	if (!d->pid)
 		use_own_environment();
 
-	d->lib = op_doc_find_library(argv0, tried, sizeof tried);
+	d->lib = op_cli_find_library(argv0, tried, sizeof tried);
 	if (d->pid)
 		have_exe = open_process(d);
 	else

@@ -13,13 +13,10 @@
 #include <sys/stat.h>
 
 #include "elfinfo.h"
+#include "libpath.h"
 #include "../preload/config.h"
 
-#ifndef OP_LIBDIR_REL
-#define OP_LIBDIR_REL "lib/otelpreload"
-#endif
-
-#define LIB_NAME "libotelpreload.so"
+#define LIB_NAME OP_LIB_NAME
 #define EXPORTER_NAME "libotelpreload-exporter.so"
 
 /* Findings of one run: a dozen checks and one line per configuration warning. */
@@ -84,9 +81,6 @@ const char *op_doc_getenv(const char *name);
 /* Why secure-execution mode (set-user-ID and the like) means no tracing. */
 extern const char op_doc_secure_exec_why[];
 
-/* The library as `run` finds it (canonical, heap), or NULL with the paths tried in `tried`. */
-char *op_doc_find_library(const char *argv0, char *tried, size_t cap);
-
 /*
  * d->cmd to the executable that really runs (d->exe): through PATH as
  * execvp, then through #! lines. False, after a finding, when nothing can run.
@@ -120,9 +114,7 @@ static inline bool starts_with(const char *s, const char *prefix)
 
 static inline bool is_regular(const char *path)
 {
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return op_cli_is_regular(path);
 }
 
 #endif

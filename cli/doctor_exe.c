@@ -28,60 +28,6 @@
 
 static const char *const libc_names[] = { "unknown", "glibc", "musl" };
 
-/* The directory of this executable (heap), or NULL. */
-static char *cli_dir(const char *argv0)
-{
-	char buf[PATH_MAX], *dir = NULL, *slash;
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-
-	if (n > 0) {
-		buf[n] = '\0';
-		dir = strdup(buf);
-	} else if (strchr(argv0, '/')) {
-		dir = realpath(argv0, NULL);
-	}
-	if (!dir)
-		return NULL;
-	slash = strrchr(dir, '/');
-	if (slash)
-		slash[slash == dir] = '\0';
-	return dir;
-}
-
-/*
- * The library as `otelpreload run` finds it (cli/otelpreload.c,
- * find_library, which exits on failure and so cannot be called here):
- * $OTELPRELOAD_LIBRARY, else next to this program, else
- * ../OP_LIBDIR_REL/ relative to it. Returns the canonical path or NULL,
- * with the paths tried in `tried`.
- */
-char *op_doc_find_library(const char *argv0, char *tried, size_t cap)
-{
-	const char *env = getenv("OTELPRELOAD_LIBRARY");
-	char *dir, *cand[2] = { 0 }, *found = NULL;
-
-	tried[0] = '\0';
-	if (env && *env) {
-		snprintf(tried, cap, "%s (from OTELPRELOAD_LIBRARY)", env);
-		return is_regular(env) ? realpath(env, NULL) : NULL;
-	}
-	dir = cli_dir(argv0);
-	if (!dir) {
-		snprintf(tried, cap, "nothing: this executable's directory is unknown");
-		return NULL;
-	}
-	cand[0] = op_doc_fmt("%s/%s", dir, LIB_NAME);
-	cand[1] = op_doc_fmt("%s/../%s/%s", dir, OP_LIBDIR_REL, LIB_NAME);
-	snprintf(tried, cap, "%s, %s", cand[0], cand[1]);
-	for (int i = 0; i < 2 && !found; i++)
-		if (is_regular(cand[i]))
-			found = realpath(cand[i], NULL);
-	free(cand[0]);
-	free(cand[1]);
-	free(dir);
-	return found;
-}
-
 /*
  * A portable copy for `flavour` ("musl", "glibc"): beside the library in
  * build/dist (dist/glibc/.. -> dist/musl), or build/dist next to the CLI.
@@ -89,7 +35,7 @@ char *op_doc_find_library(const char *argv0, char *tried, size_t cap)
  */
 static char *find_copy(const struct doctor *d, const char *flavour)
 {
-	char *dir = cli_dir(d->argv0), *cand[3] = { 0 }, *found = NULL;
+	char *dir = op_cli_dir(d->argv0), *cand[3] = { 0 }, *found = NULL;
 	char libdir[PATH_MAX];
 
 	snprintf(libdir, sizeof libdir, "%s", d->lib ? d->lib : "");

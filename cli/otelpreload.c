@@ -30,6 +30,7 @@
 
 #include "doctor.h"
 #include "inject.h"
+#include "libpath.h"
 #include "run.h"
 #include "waterfall.h"
 
@@ -40,7 +41,7 @@
 #define OP_LIBDIR_REL "lib/otelpreload"
 #endif
 
-#define LIB_NAME "libotelpreload.so"
+#define LIB_NAME OP_LIB_NAME
 
 /* Exit statuses, as shells use them. */
 #define EXIT_USAGE 2
@@ -185,44 +186,6 @@ static void set_env(const char *name, const char *value)
 		out_of_memory();
 }
 
-static bool is_regular_file(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/*
- * The directory holding this executable. /proc/self/exe survives being run
- * through a symlink in PATH (e.g. /usr/local/bin -> /opt/...); argv[0] is the
- * fallback where /proc is not mounted. Returns a heap string or NULL.
- */
-static char *exe_dir(const char *argv0)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-	char *dir = NULL, *slash;
-
-	if (n > 0) {
-		buf[n] = '\0';
-		dir = strdup(buf);
-	} else if (strchr(argv0, '/')) {
-		dir = realpath(argv0, NULL);
-	}
-	if (!dir)
-		return NULL;
-	slash = strrchr(dir, '/');
-	if (!slash) {
-		free(dir);
-		return NULL;
-	}
-	if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return dir;
-}
-
 /*
  * Finds the library and returns its absolute, canonical path (heap), or exits
  * 127 naming every path tried. LD_PRELOAD is resolved by the loader in the
@@ -230,47 +193,13 @@ static char *exe_dir(const char *argv0)
  */
 static char *find_library(const char *argv0)
 {
-	const char *tried[MAX_CANDIDATES];
-	char *owned[MAX_CANDIDATES] = { 0 };
-	const char *env = getenv("OTELPRELOAD_LIBRARY");
-	size_t n = 0, i;
-	char *found = NULL;
-
-	if (env && *env) {
-		tried[n++] = env;
-	} else {
-		char *dir = exe_dir(argv0);
-
-		if (dir) {
-			const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
-
-			owned[n] = xasprintf2(dir, sep, LIB_NAME);
-			tried[n] = owned[n];
-			n++;
-			owned[n] = xasprintf2(dir, sep, "../" OP_LIBDIR_REL "/" LIB_NAME);
-			tried[n] = owned[n];
-			n++;
-			free(dir);
-		}
-	}
-
-	for (i = 0; i < n && !found; i++)
-		if (is_regular_file(tried[i]))
-			found = realpath(tried[i], NULL);
+	char tried[2 * PATH_MAX + 256];
+	char *found = op_cli_find_library(argv0, tried, sizeof tried);
 
 	if (!found) {
-		fputs("otelpreload: cannot find " LIB_NAME, stderr);
-		if (n == 0)
-			fputs(" (cannot locate this executable; set OTELPRELOAD_LIBRARY)", stderr);
-		for (i = 0; i < n; i++)
-			fprintf(stderr, "%s%s", i ? ", " : "; tried ", tried[i]);
-		if (env && *env)
-			fputs(" (from OTELPRELOAD_LIBRARY)", stderr);
-		fputc('\n', stderr);
+		fprintf(stderr, "otelpreload: cannot find " LIB_NAME "; tried %s\n", tried);
 		exit(EXIT_NOT_FOUND);
 	}
-	for (i = 0; i < n; i++)
-		free(owned[i]);
 
 	/* The loader splits LD_PRELOAD on both ':' and blanks. */
 	if (strpbrk(found, ": \t\n")) {

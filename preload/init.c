@@ -28,6 +28,7 @@
 #include "op.h"
 #include "procenv.h"
 #include "real.h"
+#include "resource.h"
 #include "sdk.h"
 #include "span.h"
 
@@ -407,22 +408,6 @@ OP_EXPORT void _Exit(int status)
 	exit_now(status);
 }
 
-/* Basename of the executable, from /proc (argv[0] can be anything). */
-static void exe_name(char *out, size_t size)
-{
-	char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-	const char *base;
-
-	if (n <= 0) {
-		snprintf(out, size, "%s", program_invocation_short_name);
-		return;
-	}
-	path[n] = '\0';
-	base = strrchr(path, '/');
-	snprintf(out, size, "%s", base ? base + 1 : path);
-}
-
 /*
  * Bound on process.command_line: a command line can be 2 MB (ARG_MAX);
  * one past a page is cut here (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT may
@@ -472,7 +457,7 @@ static void start_process_span(const struct op_span_ctx *parent, const char *tra
 	op_sdk_init();
 	if (!op_cfg.process_span || !op_sdk_enabled())
 		return;
-	exe_name(name, sizeof name);
+	op_exe_basename(name, sizeof name);
 	process_span = op_span_start(name, OP_SPAN_KIND_INTERNAL, parent);
 	if (!process_span)
 		return;

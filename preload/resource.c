@@ -17,7 +17,7 @@ static int add_attr(void *arg, const char *key, const char *value)
 }
 
 /* Basename of the executable, from /proc (argv[0] can be anything). */
-static void exe_basename(char *out, size_t size)
+void op_exe_basename(char *out, size_t size)
 {
 	char path[PATH_MAX];
 	ssize_t n;
@@ -42,7 +42,7 @@ void op_resource_build(struct op_resource *res, const struct op_config *cfg,
 
 	op_attrs_init(&res->attrs, NO_LIMIT, NO_LIMIT);
 	if (!exe_name) {
-		exe_basename(exe, sizeof exe);
+		op_exe_basename(exe, sizeof exe);
 		exe_name = exe;
 	}
 	if (!host_name) {

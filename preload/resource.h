@@ -25,4 +25,7 @@ void op_resource_build(struct op_resource *res, const struct op_config *cfg,
 		       const char *exe_name, const char *host_name, long pid);
 void op_resource_free(struct op_resource *res);
 
+/* The basename of this process's executable (/proc/self/exe; else the short invocation name). */
+void op_exe_basename(char *out, size_t size);
+
 #endif
