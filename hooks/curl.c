@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../preload/codeattr.h"
 #include "../preload/config.h"
 #include "../preload/context.h"
 #include "../preload/dso.h"
@@ -342,6 +343,8 @@ static bool begin(void *const *fns, CURL *h, CURLM *multi)
 	e->span = op_span_start("GET", OP_SPAN_KIND_CLIENT, parent);
 	if (!e->span)
 		return false;
+	/* The application's call site (OTELPRELOAD_CODE_ATTRIBUTES): this is its thread, its stack. */
+	op_code_capture(e->span);
 	e->multi = multi;
 	if (!op_cfg.n_propagators && !inherit && !replace)
 		return true;

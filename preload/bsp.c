@@ -14,6 +14,7 @@
 
 #include "../exporter/plugin.h"
 #include "bsp.h"
+#include "codeattr.h"
 #include "config.h"
 #include "op.h"
 #include "queue.h"
@@ -169,6 +170,9 @@ static void export_batch(struct op_span **batch, uint32_t n, const struct op_res
 		}
 		pthread_mutex_unlock(&load_lock);
 	}
+	/* Symbols and lines for the stacks captured on the host's threads, off their clock. */
+	for (uint32_t i = 0; i < n; i++)
+		op_code_annotate(batch[i]);
 	/* Release: a child forked from here on sees the popped batch (worker_state_free_child). */
 	atomic_store_explicit(&in_flight, n, memory_order_release);
 	if (api && api_ctx)
@@ -486,6 +490,7 @@ void op_bsp_atfork_child(void)
 	}
 	if (w.started)
 		worker_state_free_child();
+	op_code_atfork_child();
 	pthread_mutex_unlock(&queue.lock);
 	pthread_mutex_unlock(&w.lock);
 	pthread_mutex_unlock(&load_lock);

@@ -181,6 +181,38 @@ static void parse_sampler(struct op_config *cfg, op_getenv_fn get)
 		cfg->sampler_ratio = r;
 }
 
+/* The index of `v` (case-insensitive) in `names`, or -1 (reported, `names[0]` used). */
+static int parse_choice(op_getenv_fn get, const char *name, const char *const *names, size_t n,
+			const char *why)
+{
+	const char *v = get_nonempty(get, name);
+
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(v, names[i]))
+			return (int)i;
+	invalid(name, v, why, names[0]);
+	return 0;
+}
+
+static void parse_code(struct op_config *cfg, op_getenv_fn get)
+{
+	static const char *const modes[] = {
+		[OP_CODE_OFF] = "off", [OP_CODE_FUNCTION] = "function", [OP_CODE_STACK] = "stack",
+	};
+	static const char *const unwinders[] = {
+		[OP_UNWINDER_AUTO] = "auto", [OP_UNWINDER_LIBUNWIND] = "libunwind",
+		[OP_UNWINDER_BACKTRACE] = "backtrace", [OP_UNWINDER_LIBGCC] = "libgcc",
+	};
+
+	cfg->code_attributes = (enum op_code_mode)parse_choice(get, "OTELPRELOAD_CODE_ATTRIBUTES",
+		modes, sizeof modes / sizeof modes[0], "is not off, function or stack");
+	cfg->code_unwinder = (enum op_code_unwinder)parse_choice(get, "OTELPRELOAD_CODE_UNWINDER",
+		unwinders, sizeof unwinders / sizeof unwinders[0],
+		"is not auto, libunwind, backtrace or libgcc");
+}
+
 static void parse_exporters(struct op_config *cfg, op_getenv_fn get)
 {
 	const char *v = get_nonempty(get, "OTEL_TRACES_EXPORTER");
@@ -745,6 +777,7 @@ void op_config_parse(struct op_config *cfg, op_getenv_fn get)
 	cfg->ignore_paths = parse_list(get, "OTELPRELOAD_IGNORE_PATHS", check_path);
 	cfg->ignore_user_agents = parse_list(get, "OTELPRELOAD_IGNORE_USER_AGENTS", check_glob);
 	parse_propagators(cfg, get);
+	parse_code(cfg, get);
 	if (get("OTELPRELOAD_FORWARD_HEADERS")) {
 		cfg->forward_headers = parse_list(get, "OTELPRELOAD_FORWARD_HEADERS", check_header_name);
 	} else if ((cfg->forward_headers = calloc(2, sizeof *cfg->forward_headers))) {

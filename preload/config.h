@@ -47,6 +47,21 @@ enum op_otlp_protocol {
 	OP_OTLP_GRPC,
 };
 
+/* OTELPRELOAD_CODE_ATTRIBUTES: what CLIENT spans say about their caller (preload/codeattr.h). */
+enum op_code_mode {
+	OP_CODE_OFF,
+	OP_CODE_FUNCTION,       /* code.function.name, code.file.path, code.line.number */
+	OP_CODE_STACK,          /* the same and code.stacktrace */
+};
+
+/* OTELPRELOAD_CODE_UNWINDER: which unwinder captures the stacks (auto: the first present). */
+enum op_code_unwinder {
+	OP_UNWINDER_AUTO,
+	OP_UNWINDER_LIBUNWIND,
+	OP_UNWINDER_BACKTRACE,
+	OP_UNWINDER_LIBGCC,
+};
+
 /* One header from OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, percent-decoded. */
 struct op_header {
 	char *name;
@@ -123,6 +138,9 @@ struct op_config {
 	uint8_t propagators[OP_PROP_COUNT];
 	unsigned n_propagators;
 	uint32_t propagator_bits;
+
+	enum op_code_mode code_attributes;      /* OTELPRELOAD_CODE_ATTRIBUTES, off */
+	enum op_code_unwinder code_unwinder;    /* OTELPRELOAD_CODE_UNWINDER, auto */
 
 	/* OTELPRELOAD_FORWARD_HEADERS, lower-case; NULL-terminated, NULL when none. */
 	char **forward_headers;

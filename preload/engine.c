@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "codeattr.h"
 #include "config.h"
 #include "context.h"
 #include "engine.h"
@@ -1050,6 +1051,8 @@ static int req_start(void *arg, const char *line, size_t len)
 
 		t->span = op_span_start(op_http_method_known(h->head.method) ? h->head.method : "HTTP",
 					OP_SPAN_KIND_CLIENT, parent);
+		/* The application's call site (OTELPRELOAD_CODE_ATTRIBUTES): on its thread, its stack. */
+		op_code_capture(t->span);
 		if (head_strings_wanted(h, t))
 			keep_target(h, rl.target, rl.target_len);
 		if (!t->span || (!op_cfg.n_propagators && !inherit))

@@ -443,5 +443,6 @@ void op_span_free(struct op_span *s)
 		free(s->name);
 	if (s->status_message)
 		free(s->status_message);
+	free(s->code);
 	free(s);
 }

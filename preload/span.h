@@ -103,6 +103,8 @@ struct op_span {
 	enum op_status status;
 	char *status_message;      /* only with OP_STATUS_ERROR, may be NULL */
 	struct op_attrs attrs;
+	/* A CLIENT span's caller, captured raw (preload/codeattr.h); heap, NULL if none. */
+	struct op_code_ips *code;
 	/* Storage behind `attrs` and `name`; left uninitialised until used. */
 	struct op_attr inline_attrs[OP_SPAN_INLINE_ATTRS];
 	char arena[OP_SPAN_ARENA];
