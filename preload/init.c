@@ -128,31 +128,37 @@ static void end_process_span(int status)
 }
 
 /*
- * exit() and the return from main (which calls exit inside libc, where no
- * hook sees it): glibc's on_exit handlers get the status; musl has only
- * atexit, so there the code is recorded through _exit alone. on_exit is a
- * weak reference: a glibc build preloaded into a musl program by mistake
- * must still load (an undefined strong symbol would stop the program from
- * starting), and then falls back to atexit like the musl build.
+ * The status given to exit(), recorded by the hook below for the exit
+ * handler; -1 when the process leaves by returning from main (libc calls
+ * exit internally, where no hook sees it), which then records no
+ * process.exit.code.
  */
-#ifdef __GLIBC__
-#pragma weak on_exit
-static void exit_handler(int status, void *arg)
+static volatile int exit_status = -1;
+
+/*
+ * Ends the process span at exit. Registered with atexit() from this
+ * object's constructor, which binds it to this object (__cxa_atexit with
+ * our __dso_handle): it runs when the loader finalises us, while libcurl,
+ * the sanitizer runtimes and every other library are still alive, so the
+ * flush can load the exporter. (on_exit() would give the status of a
+ * return from main, but its handlers run after the loader has finalised
+ * every object; loading the exporter there ran finalised libraries'
+ * constructors a second time.)
+ */
+static void exit_handler(void)
 {
 	int saved = errno;
 
-	(void)arg;
-	end_process_span(status);
+	end_process_span(exit_status);
 	errno = saved;
 }
-#endif
 
-static void exit_handler_nostatus(void)
+OP_EXPORT void exit(int status)
 {
-	int saved = errno;
-
-	end_process_span(-1);
-	errno = saved;
+	if (getpid() == process_pid)
+		exit_status = status;
+	REAL(exit)(status);
+	__builtin_unreachable();
 }
 
 /*
@@ -470,12 +476,7 @@ static void start_process_span(const struct op_span_ctx *parent, const char *tra
 		set_command_line(process_span);
 	op_context_set_process(&process_span->ctx, true, tracestate,
 			       tracestate ? strlen(tracestate) : 0);
-#ifdef __GLIBC__
-	if (on_exit)
-		on_exit(exit_handler, NULL);
-	else
-#endif
-		atexit(exit_handler_nostatus);
+	atexit(exit_handler);
 }
 
 static const char *get_env(const char *name)

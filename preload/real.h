@@ -47,6 +47,7 @@ int fcntl64(int fd, int cmd, ...);
 	X(shutdown, int, (int, int)) \
 	X(close, int, (int)) \
 	X(_exit, void, (int)) \
+	X(exit, void, (int)) \
 	X(execve, int, (const char *, char *const[], char *const[])) \
 	X(execv, int, (const char *, char *const[])) \
 	X(execvp, int, (const char *, char *const[])) \
