@@ -334,6 +334,8 @@ static const char *const lib_prefixes[] = {
 	"libc.so", "libc-", "libc.musl", "ld-linux", "ld-musl", "ld64.so", "ld.so", "libpthread",
 	"libdl.", "libdl-", "librt.", "libcurl", "libssl", "libcrypto", "libgnutls", "libnghttp2",
 	"libotelpreload", "linux-vdso", "linux-gate", "libunwind", "libgcc_s",
+	/* Sanitizer runtimes intercept the C library's calls: their frames are its. */
+	"libasan", "libtsan", "libubsan", "liblsan", "libhwasan",
 };
 
 static enum module_class classify(const char *name)

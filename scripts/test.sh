@@ -87,7 +87,8 @@ sanitizer_build() {
 #   elf                reads the library as one file and requires that it
 #                      needs only the libc family: a sanitized build needs
 #                      libasan/libubsan/libtsan
-#   cli                otelpreload run puts the library first in LD_PRELOAD,
+#   cli, cli_run_root, cli_run_tree
+#                      otelpreload run puts the library first in LD_PRELOAD,
 #                      where the ASan/TSan runtime must come first
 #   export_fork        (ASan) forks while the library's worker starts; gcc
 #                      12's ASan does not lock its allocator around fork(),
@@ -98,7 +99,7 @@ sanitizer_build() {
 run_asan() {
 	sanitizer_build build/sanitize-asan address,undefined || return
 	ctest --test-dir build/sanitize-asan --output-on-failure --timeout 300 -j2 \
-		-L 'unit|integration' -E '^(collector_faults|collector_down|elf|cli|export_fork)$'
+		-L 'unit|integration' -E '^(collector_faults|collector_down|elf|cli|cli_run_root|cli_run_tree|export_fork)$'
 }
 # The span pipeline (threads, batches, exit flush, drops), fork with the
 # worker running, nginx's master forking workers before its first span,
